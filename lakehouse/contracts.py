@@ -1,0 +1,253 @@
+"""Source contracts and export mappings.
+
+A contract (``expectations/contracts/<source>.yaml``) says what the platform needs from a source:
+columns, types, required fields, allowed values and ranges, the source key and the event-time
+column. Its ``mapping`` block says how one particular export is laid out: file names, delimiter,
+encoding, null tokens, timestamp formats and timezone, column names and value codes. A user brings
+their own export by writing a mapping file (``<mappings_dir>/<source>.yaml``) that overrides the
+contract's default mapping; no code changes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+TYPES = {"string", "integer", "decimal", "timestamp", "date", "boolean"}
+FORMATS = {"csv", "jsonl"}
+COLUMN_KEYS = {"name", "type", "required", "allowed", "min", "max", "pattern", "description", "pii", "scale"}
+MAPPING_KEYS = {"file_glob", "delimiter", "encoding", "quote", "null_tokens", "timestamp_formats",
+                "date_formats", "timezone", "columns", "values", "returns", "format", "true_values",
+                "false_values"}
+
+
+class ContractError(ValueError):
+    """A contract or mapping file is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+    allowed: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+    description: str = ""
+    pii: bool = False
+    scale: int = 2
+
+    @property
+    def sql_type(self) -> str:
+        return {
+            "string": "VARCHAR",
+            "integer": "BIGINT",
+            "decimal": f"DECIMAL(18,{self.scale})",
+            "timestamp": "TIMESTAMP",
+            "date": "DATE",
+            "boolean": "BOOLEAN",
+        }[self.type]
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How one export is laid out. Every field has a default that fits the simulated exports."""
+
+    format: str = "csv"
+    file_glob: str = "{date}*.csv"
+    delimiter: str = ","
+    quote: str = '"'
+    encoding: str = "utf-8"
+    null_tokens: tuple[str, ...] = ("", "NULL", "null", "N/A", "\\N")
+    timestamp_formats: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S")
+    date_formats: tuple[str, ...] = ("%Y-%m-%d",)
+    timezone: str = "UTC"
+    columns: dict[str, str] = field(default_factory=dict)  # contract column -> export column
+    values: dict[str, dict[str, str]] = field(default_factory=dict)  # contract column -> {export: contract}
+    returns: str = "negative_quantity"  # or "status": rows whose status is 'returned' are negated
+    true_values: tuple[str, ...] = ("true", "t", "1", "yes", "y")
+    false_values: tuple[str, ...] = ("false", "f", "0", "no", "n")
+
+    def export_name(self, column: str) -> str:
+        return self.columns.get(column, column)
+
+
+@dataclass(frozen=True)
+class Contract:
+    source: str
+    description: str
+    optional: bool
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    mapping: Mapping
+    event_time: str | None = None
+    allowed_lateness_days: int = 3
+    returns_negate: tuple[str, ...] = ()  # columns negated for returned rows when mapping.returns == status
+    path: Path | None = None
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _fail(path: Path, where: str, problem: str) -> ContractError:
+    return ContractError(f"{path}: {where}: {problem}")
+
+
+def _parse_column(path: Path, i: int, raw: Any) -> Column:
+    where = f"columns[{i}]"
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise _fail(path, where, "each column needs at least 'name' and 'type'")
+    where = f"columns[{i}] ({raw['name']})"
+    unknown = set(raw) - COLUMN_KEYS
+    if unknown:
+        raise _fail(path, where, f"unknown key(s) {sorted(unknown)}; allowed: {sorted(COLUMN_KEYS)}")
+    ctype = raw.get("type")
+    if ctype not in TYPES:
+        raise _fail(path, where, f"type {ctype!r} is not one of {sorted(TYPES)}")
+    if raw.get("pattern") is not None:
+        try:
+            re.compile(raw["pattern"])
+        except re.error as exc:
+            raise _fail(path, where, f"pattern {raw['pattern']!r} is not a valid regular expression: {exc}")
+    for bound in ("min", "max"):
+        if raw.get(bound) is not None and ctype not in {"integer", "decimal"}:
+            raise _fail(path, where, f"'{bound}' only applies to integer and decimal columns, not {ctype}")
+    allowed = raw.get("allowed")
+    if allowed is not None and (not isinstance(allowed, list) or not allowed):
+        raise _fail(path, where, "'allowed' must be a non-empty list of values")
+    return Column(
+        name=str(raw["name"]),
+        type=ctype,
+        required=bool(raw.get("required", False)),
+        allowed=tuple(allowed) if allowed is not None else None,
+        min=raw.get("min"),
+        max=raw.get("max"),
+        pattern=raw.get("pattern"),
+        description=str(raw.get("description", "")),
+        pii=bool(raw.get("pii", False)),
+        scale=int(raw.get("scale", 2)),
+    )
+
+
+def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: set[str] | None = None) -> Mapping:
+    """Validate a mapping block and lay it over ``base`` (field by field)."""
+    if raw is None:
+        return base or Mapping()
+    if not isinstance(raw, dict):
+        raise _fail(path, "mapping", "must be a mapping of settings")
+    unknown = set(raw) - MAPPING_KEYS
+    if unknown:
+        raise _fail(path, "mapping", f"unknown key(s) {sorted(unknown)}; allowed: {sorted(MAPPING_KEYS)}")
+    merged = dict((base or Mapping()).__dict__)
+    for key, value in raw.items():
+        if key in {"null_tokens", "timestamp_formats", "date_formats", "true_values", "false_values"}:
+            if not isinstance(value, list):
+                raise _fail(path, f"mapping.{key}", "must be a list")
+            value = tuple(str(v) for v in value)
+        merged[key] = value
+    m = Mapping(**merged)
+    if m.format not in FORMATS:
+        raise _fail(path, "mapping.format", f"{m.format!r} is not one of {sorted(FORMATS)}")
+    if len(m.delimiter) != 1:
+        raise _fail(path, "mapping.delimiter", f"must be one character, got {m.delimiter!r}")
+    if "{date}" not in m.file_glob:
+        raise _fail(path, "mapping.file_glob", f"must contain '{{date}}' (the partition day), got {m.file_glob!r}")
+    if m.returns not in {"negative_quantity", "status"}:
+        raise _fail(path, "mapping.returns", f"must be 'negative_quantity' or 'status', got {m.returns!r}")
+    try:
+        ZoneInfo(m.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(path, "mapping.timezone", f"unknown timezone {m.timezone!r} (use an IANA name like 'Asia/Shanghai')")
+    try:
+        "".encode(m.encoding)
+    except LookupError:
+        raise _fail(path, "mapping.encoding", f"unknown encoding {m.encoding!r}")
+    if not isinstance(m.columns, dict) or not isinstance(m.values, dict):
+        raise _fail(path, "mapping", "'columns' and 'values' must be mappings")
+    if columns is not None:
+        for section in ("columns", "values"):
+            stray = set(getattr(m, section)) - columns
+            if stray:
+                raise _fail(path, f"mapping.{section}", f"unknown contract column(s) {sorted(stray)}; "
+                                                        f"contract columns: {sorted(columns)}")
+    return m
+
+
+def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
+    """Load one contract, applying a user's mapping file if given."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ContractError(f"{path}: expected a mapping at the top level")
+    for required in ("source", "key", "columns"):
+        if required not in raw:
+            raise _fail(path, required, "missing")
+    columns = tuple(_parse_column(path, i, c) for i, c in enumerate(raw["columns"]))
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        raise _fail(path, "columns", "column names must be unique")
+    key = tuple(raw["key"])
+    for k in key:
+        if k not in names:
+            raise _fail(path, "key", f"key column {k!r} is not among the columns")
+    event_time = raw.get("event_time")
+    if event_time is not None and event_time not in names:
+        raise _fail(path, "event_time", f"{event_time!r} is not among the columns")
+    mapping = parse_mapping(path, raw.get("mapping"), columns=set(names))
+    if mapping_override is not None and mapping_override.exists():
+        try:
+            user = yaml.safe_load(mapping_override.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ContractError(f"{mapping_override}: not valid YAML: {exc}") from exc
+        if isinstance(user, dict) and "mapping" in user:
+            user = user["mapping"]
+        mapping = parse_mapping(mapping_override, user, base=mapping, columns=set(names))
+    returns_negate = tuple(raw.get("returns_negate", ()))
+    if mapping.returns == "status" and "status" not in names:
+        raise _fail(path, "mapping.returns", "'status' needs a 'status' column in the contract")
+    return Contract(
+        source=str(raw["source"]),
+        description=str(raw.get("description", "")),
+        optional=bool(raw.get("optional", True)),
+        key=key,
+        columns=columns,
+        mapping=mapping,
+        event_time=event_time,
+        allowed_lateness_days=int(raw.get("allowed_lateness_days", 3)),
+        returns_negate=returns_negate,
+        path=path,
+    )
+
+
+def load_contracts(contracts_dir: Path, mappings_dir: Path | None = None) -> dict[str, Contract]:
+    """Every contract in the directory, by source name, with user mappings applied."""
+    if not contracts_dir.is_dir():
+        raise ContractError(f"contracts directory {contracts_dir} does not exist")
+    out: dict[str, Contract] = {}
+    for path in sorted(contracts_dir.glob("*.yaml")):
+        override = (mappings_dir / path.name) if mappings_dir else None
+        contract = load_contract(path, override)
+        if contract.source != path.stem:
+            raise _fail(path, "source", f"{contract.source!r} must match the file name {path.stem!r}")
+        out[contract.source] = contract
+    if mappings_dir is not None and mappings_dir.is_dir():
+        stray = sorted(p.stem for p in mappings_dir.glob("*.yaml") if p.stem not in out)
+        if stray:
+            raise ContractError(f"{mappings_dir}: mapping file(s) for unknown source(s) {stray}; "
+                                f"known sources: {sorted(out)}")
+    return out

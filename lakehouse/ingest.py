@@ -1,0 +1,398 @@
+"""Collect one day of one source: read the landing files, validate every row, split valid from bad.
+
+Validation is vectorised in DuckDB: the files are read as text, every contract rule is one SQL
+expression, and the valid and quarantined rows are written as Parquet in two scans of one
+temporary table. File-level problems (undecodable bytes, a wrong delimiter, missing required
+columns, an empty or truncated file) raise :class:`FileProblem` naming the file, the problem and
+the fix, before anything is written, so the partition that was there stays intact.
+
+Every input row ends up in exactly one place, and ``rows_read = rows_loaded + rows_quarantined``
+holds per file and per partition.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import io
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.contracts import Column, Contract
+
+OTHER_DELIMITERS = [",", ";", "\t", "|"]
+
+
+class FileProblem(RuntimeError):
+    """A landing file cannot be collected at all. Nothing of its partition is written."""
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        self.path, self.problem, self.fix = path, problem, fix
+        super().__init__(f"{path}: {problem}. Fix: {fix}")
+
+
+class MissingSource(RuntimeError):
+    """A required source has no file for the day."""
+
+
+@dataclass
+class FileStats:
+    file: str
+    bytes: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+
+
+@dataclass
+class PartitionResult:
+    source: str
+    day: dt.date
+    files: list[FileStats] = field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    raw_path: Path | None = None
+    quarantine_path: Path | None = None
+
+    @property
+    def quarantine_rate(self) -> float:
+        return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
+
+
+def q(identifier: str) -> str:
+    """Quote an SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def lit(value: object) -> str:
+    """An SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def find_files(landing: Path, contract: Contract, day: dt.date) -> list[Path]:
+    folder = landing / contract.source
+    pattern = contract.mapping.file_glob.replace("{date}", day.isoformat())
+    return sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []
+
+
+# ------------------------------------------------------------------ file-level checks
+def _check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, list[str] | None]:
+    """Check the file as a whole; return a UTF-8 readable path and (for CSV) its header."""
+    m = contract.mapping
+    size = path.stat().st_size
+    if size == 0:
+        raise FileProblem(path, "the file is empty (0 bytes)",
+                          "re-export the day; a day without rows still needs the header line (CSV)")
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) != b"\n":
+            raise FileProblem(path, "the file is truncated: its last line does not end with a newline",
+                              "the export or transfer was cut short; re-export or re-copy the file")
+    readable = path
+    if m.encoding.lower().replace("_", "-") not in {"utf-8", "utf8"}:
+        readable = workdir / (path.name + ".utf8")
+        decoder = codecs.getincrementaldecoder(m.encoding)()
+        offset = 0
+        try:
+            with path.open("rb") as src, readable.open("w", encoding="utf-8", newline="") as dst:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    dst.write(decoder.decode(chunk))
+                    offset += len(chunk)
+                dst.write(decoder.decode(b"", final=True))
+        except UnicodeDecodeError as exc:
+            raise FileProblem(path, f"bytes at offset {offset + exc.start} cannot be decoded as {m.encoding}",
+                              "set mapping.encoding to the export's real encoding, or re-export it") from None
+    header = None
+    if m.format == "csv":
+        with readable.open("r", encoding="utf-8", errors="replace", newline="") as fh:
+            first = fh.readline()
+        header = next(csv.reader(io.StringIO(first), delimiter=m.delimiter, quotechar=m.quote), [])
+        header = [h.strip() for h in header]
+        wanted = {m.export_name(c.name) for c in contract.columns}
+        if len(header) == 1 and len(wanted) > 1:
+            for other in OTHER_DELIMITERS:
+                if other != m.delimiter and other in header[0]:
+                    raise FileProblem(
+                        path, f"the header has one column with {m.delimiter!r} as delimiter but contains "
+                              f"{other!r}: the file looks {other!r}-delimited",
+                        f"set mapping.delimiter: {other!r} in the mapping for {contract.source}")
+        missing = [m.export_name(c.name) for c in contract.columns
+                   if c.required and m.export_name(c.name) not in header]
+        if missing:
+            raise FileProblem(path, f"required column(s) {missing} are missing; the header has {header}",
+                              "add the columns to the export, or map them with mapping.columns "
+                              "(contract column: export column)")
+        if len(set(header)) != len(header):
+            raise FileProblem(path, f"the header repeats column names: {header}", "rename the duplicates")
+    return readable, header
+
+
+# ------------------------------------------------------------------ SQL building
+def _clean(expr: str, tokens: tuple[str, ...]) -> str:
+    token_list = ", ".join(lit(t) for t in tokens) or "''"
+    return f"case when {expr} is null or trim({expr}) in ({token_list}) then null else trim({expr}) end"
+
+
+def _typed(col: Column, v: str, contract: Contract) -> str:
+    m = contract.mapping
+    if col.type == "string":
+        return v
+    if col.type == "integer":
+        return f"try_cast({v} as BIGINT)"
+    if col.type == "decimal":
+        return f"try_cast({v} as {col.sql_type})"
+    if col.type == "boolean":
+        t = ", ".join(lit(x) for x in m.true_values)
+        f = ", ".join(lit(x) for x in m.false_values)
+        return f"(case when lower({v}) in ({t}) then true when lower({v}) in ({f}) then false end)"
+    if col.type == "date":
+        parts = [f"try_strptime({v}, {lit(fmt)})::DATE" for fmt in m.date_formats]
+        return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
+    parts = []
+    for fmt in m.timestamp_formats:
+        if "%z" in fmt or "%Z" in fmt:
+            parts.append(f"timezone('UTC', try_strptime({v}, {lit(fmt)}))")
+        elif m.timezone == "UTC":
+            parts.append(f"try_strptime({v}, {lit(fmt)})")
+        else:
+            parts.append(f"timezone('UTC', timezone({lit(m.timezone)}, try_strptime({v}, {lit(fmt)})))")
+    return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
+
+
+def _rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list[tuple[str, str]]:
+    """(condition that fails the row, reason) pairs, in the order they are reported."""
+    rules: list[tuple[str, str]] = []
+    if col.required:
+        rules.append((f"{v} is null", f"missing_required:{col.name}"))
+    if col.type != "string":
+        kind = "invalid_timestamp" if col.type in {"timestamp", "date"} else f"invalid_{col.type}"
+        rules.append((f"{v} is not null and {t} is null", f"{kind}:{col.name}"))
+    if col.allowed is not None:
+        allowed = ", ".join(lit(a) for a in col.allowed)
+        rules.append((f"{t} is not null and {t} not in ({allowed})", f"not_allowed:{col.name}"))
+    if col.min is not None:
+        rules.append((f"{t} < {col.min}", f"out_of_range:{col.name}"))
+    if col.max is not None:
+        rules.append((f"{t} > {col.max}", f"out_of_range:{col.name}"))
+    if col.pattern is not None:
+        rules.append((f"{v} is not null and not regexp_full_match({v}, {lit(col.pattern)})", f"pattern:{col.name}"))
+    if contract.event_time == col.name:
+        lo = dt.datetime.combine(day - dt.timedelta(days=contract.allowed_lateness_days), dt.time())
+        hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+        rules.append((f"{t} < TIMESTAMP {lit(lo)} or {t} >= TIMESTAMP {lit(hi)}", f"outside_window:{col.name}"))
+    return rules
+
+
+def _read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: int) -> tuple[str, str]:
+    """SQL selecting (file_id, record_number, export columns as text, raw_record) and the rejects table."""
+    m = contract.mapping
+    rejects = f"rejects_{file_id}"
+    if m.format == "csv":
+        assert header is not None
+        cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
+        scan = (f"read_csv({lit(path)}, columns={cols}, header=true, auto_detect=false, delim={lit(m.delimiter)}, "
+                f"quote={lit(m.quote)}, escape={lit(m.quote)}, new_line='\\n', store_rejects=true, "
+                f"rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, max_line_size=1048576)")
+        present = set(header)
+        fields = []
+        for c in contract.columns:
+            name = m.export_name(c.name)
+            fields.append(f"{q(name)} as {q('x_' + c.name)}" if name in present else f"NULL::VARCHAR as {q('x_' + c.name)}")
+        raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
+        sql = (f"select {file_id} as file_id, row_number() over () as record_number, "
+               f"{', '.join(fields)}, {raw} as raw_record from {scan}")
+        return sql, rejects
+    scan = (f"read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, header=false, auto_detect=false, delim='\\0', "
+            f"quote='', escape='', new_line='\\n', max_line_size=1048576)")
+    paths = "[" + ", ".join(lit('$."' + m.export_name(c.name).replace('"', '\\"') + '"') for c in contract.columns) + "]"
+    fields = ", ".join(f"vals[{i + 1}] as {q('x_' + c.name)}" for i, c in enumerate(contract.columns))
+    sql = (f"select {file_id} as file_id, record_number, {fields}, line as raw_record, ok from ("
+           f"select *, json_extract_string(safe, {paths}) as vals, "
+           f"json_valid(line) and json_type(safe) = 'OBJECT' as ok from ("
+           f"select line, row_number() over () as record_number, "
+           f"case when json_valid(line) then line else '{{}}' end as safe "
+           f"from {scan} where line is not null and trim(line) <> ''))")
+    return sql, rejects
+
+
+# ------------------------------------------------------------------ atomic writes
+def _atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        con.execute(f"COPY ({query}) TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def partition_path(root: Path, source: str, day: dt.date) -> Path:
+    return root / source / f"dt={day.isoformat()}" / "part-0.parquet"
+
+
+# ------------------------------------------------------------------ main entry
+def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Path,
+                      memory_limit: str = "1GB", threads: int | None = None) -> PartitionResult:
+    """Collect one source for one day into ``lake/raw`` and ``lake/quarantine``.
+
+    Raises :class:`FileProblem` for an unusable file and :class:`MissingSource` when a required
+    source has no file; in both cases the partition's previous contents are left untouched.
+    """
+    m = contract.mapping
+    files = find_files(landing, contract, day)
+    if not files and not contract.optional:
+        expected = landing / contract.source / m.file_glob.replace("{date}", day.isoformat())
+        raise MissingSource(f"no {contract.source} export for {day}: expected a file matching {expected}. "
+                            f"{contract.source} is required; export the day, or check mapping.file_glob")
+    result = PartitionResult(source=contract.source, day=day)
+    raw_target = partition_path(lake / "raw", contract.source, day)
+    quarantine_target = partition_path(lake / "quarantine", contract.source, day)
+    workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-"))
+    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(workdir / "spill"),
+                                 "preserve_insertion_order": True})
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        selects, reject_tables = [], []
+        for i, path in enumerate(files):
+            readable, header = _check_file(path, contract, workdir)
+            sql, rejects = _read_sql(readable, contract, header, i)
+            selects.append((path, sql, rejects))
+            result.files.append(FileStats(file=path.name, bytes=path.stat().st_size))
+
+        cols = contract.columns
+        value = {c.name: _clean(q("x_" + c.name), m.null_tokens) for c in cols}
+        # Recode export values onto contract values, then type.
+        for c in cols:
+            codes = m.values.get(c.name)
+            if codes:
+                cases = " ".join(f"when {lit(k)} then {lit(v)}" for k, v in codes.items())
+                value[c.name] = f"(case {value[c.name]} {cases} else {value[c.name]} end)"
+        typed = {c.name: _typed(c, value[c.name], contract) for c in cols}
+        if m.returns == "status" and contract.returns_negate:
+            for name in contract.returns_negate:
+                typed[name] = f"(case when {value['status']} = 'returned' then -abs({typed[name]}) else {typed[name]} end)"
+        rules = [r for c in cols for r in _rules(c, value[c.name], typed[c.name], contract, day)]
+        reasons_expr = "list_filter([" + ", ".join(f"case when {cond} then {lit(reason)} end"
+                                                   for cond, reason in rules) + "], lambda x: x is not null)"
+
+        if selects:
+            con.execute("CREATE TEMP TABLE parsed AS " + " union all by name ".join(s for _, s, _ in selects))
+            if m.format == "jsonl":
+                # Lines that are not JSON objects are the JSON equivalent of CSV rejects.
+                malformed = ("select file_id, record_number, NULL::BIGINT as line_number, raw_record, "
+                             "'malformed' as reason, NULL as detail from parsed where not ok")
+                con.execute("CREATE TEMP TABLE good AS select * exclude (ok) from parsed where ok")
+            else:
+                parts = []
+                for i, (path, _, rejects) in enumerate(selects):
+                    bad = con.execute(f"select count(*) from {rejects} where error_type = 'INVALID ENCODING'").fetchone()[0]
+                    if bad:
+                        line = con.execute(f"select min(line) from {rejects} where error_type = 'INVALID ENCODING'").fetchone()[0]
+                        raise FileProblem(path, f"line {line} (and {bad - 1} more) holds bytes that are not valid "
+                                                f"{m.encoding}", "set mapping.encoding to the export's encoding "
+                                                                 "(e.g. latin-1, gbk), or re-export as UTF-8")
+                    parts.append(f"select {i} as file_id, NULL::BIGINT as record_number, line as line_number, "
+                                 f"any_value(csv_line) as raw_record, 'malformed' as reason, "
+                                 f"string_agg(DISTINCT error_message, '; ') as detail from {rejects} group by line")
+                malformed = " union all ".join(parts)
+                con.execute("CREATE TEMP TABLE good AS select * from parsed")
+            con.execute(f"CREATE TEMP TABLE malformed AS {malformed}")
+            key = ", ".join(q("t_" + k) for k in contract.key)
+            typed_cols = ", ".join(f"{typed[c.name]} as {q('t_' + c.name)}" for c in cols)
+            con.execute(f"""
+                CREATE TEMP TABLE checked AS
+                with typed as (
+                    select file_id, record_number, raw_record, {typed_cols}, {reasons_expr} as reasons from good
+                ),
+                ranked as (
+                    select *,
+                        case when len(reasons) = 0 then row_number() over (
+                            partition by len(reasons) = 0, {key} order by file_id, record_number) end as rn,
+                        case when len(reasons) = 0 then first_value(file_id * 1000000000000 + record_number) over (
+                            partition by len(reasons) = 0, {key} order by file_id, record_number) end as first_ref
+                    from typed
+                )
+                select * from ranked
+            """)
+            out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
+            files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
+            valid_query = (f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
+                           f"record_number as _record_number from checked where len(reasons) = 0 and rn = 1 "
+                           f"order by file_id, record_number")
+            quarantine_query = f"""
+                select list_extract({files_list}, file_id + 1) as source_file, record_number,
+                       line_number, reason, nullif(split_part(reason, ':', 2), '') as "column", detail,
+                       duplicate_of_record, raw_record
+                from (
+                    select file_id, record_number, NULL::BIGINT as line_number,
+                           case when len(reasons) > 0 then reasons[1] else 'duplicate' end as reason,
+                           case when len(reasons) > 1 then array_to_string(reasons, '; ') end as detail,
+                           case when len(reasons) = 0 then first_ref % 1000000000000 end as duplicate_of_record,
+                           raw_record
+                    from checked where len(reasons) > 0 or rn > 1
+                    union all
+                    select file_id, record_number, line_number, reason, detail, NULL::BIGINT, raw_record
+                    from malformed
+                ) order by file_id, coalesce(record_number, 0), line_number
+            """
+        else:
+            out_cols = ", ".join(f"NULL::{c.sql_type} as {q(c.name)}" for c in cols)
+            valid_query = f"select {out_cols}, NULL::VARCHAR as _source_file, NULL::BIGINT as _record_number limit 0"
+            quarantine_query = ("select NULL::VARCHAR as source_file, NULL::BIGINT as record_number, "
+                                "NULL::BIGINT as line_number, NULL::VARCHAR as reason, NULL::VARCHAR as \"column\", "
+                                "NULL::VARCHAR as detail, NULL::BIGINT as duplicate_of_record, "
+                                "NULL::VARCHAR as raw_record limit 0")
+
+        # Count before writing, so the numbers describe exactly what is written.
+        if selects:
+            per_file = con.execute(f"""
+                select file_id,
+                       count(*) filter (where len(reasons) = 0 and rn = 1) as loaded,
+                       count(*) filter (where not (len(reasons) = 0 and rn = 1)) as quarantined
+                from checked group by file_id
+            """).fetchall()
+            for fid, loaded, quarantined in per_file:
+                result.files[fid].rows_loaded += loaded
+                result.files[fid].rows_quarantined += quarantined
+            for fid, n in con.execute("select file_id, count(*) from malformed group by file_id").fetchall():
+                result.files[fid].rows_quarantined += n
+            reasons = con.execute("""
+                select reason, count(*) from (
+                    select case when len(reasons) > 0 then reasons[1] else 'duplicate' end as reason
+                    from checked where len(reasons) > 0 or rn > 1
+                    union all select reason from malformed)
+                group by reason order by reason
+            """).fetchall()
+            result.reasons = {r: n for r, n in reasons}
+            # Rows read are counted from the input side, independently of how they were classified.
+            for fid, n in con.execute("select file_id, count(*) from parsed group by file_id").fetchall():
+                result.files[fid].rows_read += n
+            if m.format == "csv":
+                for fid, (_, _, rejects) in enumerate(selects):
+                    result.files[fid].rows_read += con.execute(
+                        f"select count(DISTINCT line) from {rejects}").fetchone()[0]
+        result.rows_loaded = sum(f.rows_loaded for f in result.files)
+        result.rows_quarantined = sum(f.rows_quarantined for f in result.files)
+        result.rows_read = sum(f.rows_read for f in result.files)
+        if result.rows_read != result.rows_loaded + result.rows_quarantined:
+            raise RuntimeError(f"{contract.source} {day}: accounting mismatch: read {result.rows_read}, loaded "
+                               f"{result.rows_loaded}, quarantined {result.rows_quarantined}")
+
+        _atomic_copy(con, quarantine_query, quarantine_target)
+        _atomic_copy(con, valid_query, raw_target)
+        result.raw_path, result.quarantine_path = raw_target, quarantine_target
+        return result
+    finally:
+        con.close()
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,65 @@
+"""One typed settings object for the whole platform, read from the environment (and `.env`).
+
+Nothing here runs at import time: call :func:`get_settings` when definitions are built or a
+command starts, so tests can point the platform at a temporary directory by setting variables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where data lives, which days exist, and how the simulated business behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="DMP_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="Root of landing zone, lake and warehouse.")
+    landing_dir: Path | None = Field(None, description="Landing zone; default <data_dir>/landing.")
+    lake_dir: Path | None = Field(None, description="Raw lake and quarantine; default <data_dir>/lake.")
+    warehouse_path: Path | None = Field(
+        None, description="DuckDB warehouse file; default <data_dir>/warehouse/warehouse.duckdb."
+    )
+    contracts_dir: Path = Field(PROJECT_ROOT / "expectations" / "contracts", description="Source contracts.")
+    mappings_dir: Path | None = Field(
+        None, description="Directory of user mapping files (<source>.yaml) overriding contract mappings."
+    )
+    partitions_start: dt.date = Field(dt.date(2026, 1, 1), description="First daily partition.")
+    demo_start: dt.date = Field(dt.date(2026, 1, 1), description="First day of the demo range.")
+    demo_end: dt.date = Field(dt.date(2026, 3, 31), description="Last day (inclusive) of the demo range.")
+    sim_scale: float = Field(1.0, gt=0, description="Size of the simulated business (1.0 ~ 3k customers).")
+    sim_seed: int = Field(7, description="Seed of the simulated business.")
+    sim_defects: bool = Field(True, description="Inject dirty data into the simulated exports.")
+
+    @model_validator(mode="after")
+    def _fill_paths(self) -> "Settings":
+        self.data_dir = self.data_dir.resolve()
+        if self.landing_dir is None:
+            self.landing_dir = self.data_dir / "landing"
+        if self.lake_dir is None:
+            self.lake_dir = self.data_dir / "lake"
+        if self.warehouse_path is None:
+            self.warehouse_path = self.data_dir / "warehouse" / "warehouse.duckdb"
+        if self.demo_end < self.demo_start:
+            raise ValueError(f"DMP_DEMO_END ({self.demo_end}) is before DMP_DEMO_START ({self.demo_start})")
+        if self.demo_start < self.partitions_start:
+            raise ValueError(
+                f"DMP_DEMO_START ({self.demo_start}) is before DMP_PARTITIONS_START ({self.partitions_start}); "
+                "the demo range must lie inside the partitioned range"
+            )
+        return self
+
+    @property
+    def ground_truth_dir(self) -> Path:
+        return self.data_dir / "ground_truth"
+
+
+def get_settings() -> Settings:
+    """Read the settings now (environment and `.env`)."""
+    return Settings()
