@@ -136,6 +136,13 @@ def _check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, li
     return readable, header
 
 
+def _has_data_lines(path: Path, fmt: str) -> bool:
+    """Whether the file has a non-blank line beyond the header (read from the start only)."""
+    with path.open("rb") as fh:
+        lines = [line for _, line in zip(range(3), fh) if line.strip()]
+    return len(lines) > (1 if fmt == "csv" else 0)
+
+
 # ------------------------------------------------------------------ SQL building
 def _clean(expr: str, tokens: tuple[str, ...]) -> str:
     token_list = ", ".join(lit(t) for t in tokens) or "''"
@@ -200,7 +207,7 @@ def _read_sql(path: Path, contract: Contract, header: list[str] | None, file_id:
         assert header is not None
         cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
         scan = (f"read_csv({lit(path)}, columns={cols}, header=true, auto_detect=false, delim={lit(m.delimiter)}, "
-                f"quote={lit(m.quote)}, escape={lit(m.quote)}, new_line='\\n', store_rejects=true, "
+                f"quote={lit(m.quote)}, escape={lit(m.quote)}, store_rejects=true, "
                 f"rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, max_line_size=1048576)")
         present = set(header)
         fields = []
@@ -212,7 +219,7 @@ def _read_sql(path: Path, contract: Contract, header: list[str] | None, file_id:
                f"{', '.join(fields)}, {raw} as raw_record from {scan}")
         return sql, rejects
     scan = (f"read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, header=false, auto_detect=false, delim='\\0', "
-            f"quote='', escape='', new_line='\\n', max_line_size=1048576)")
+            f"quote='', escape='', max_line_size=1048576)")
     paths = "[" + ", ".join(lit('$."' + m.export_name(c.name).replace('"', '\\"') + '"') for c in contract.columns) + "]"
     fields = ", ".join(f"vals[{i + 1}] as {q('x_' + c.name)}" for i, c in enumerate(contract.columns))
     sql = (f"select {file_id} as file_id, record_number, {fields}, line as raw_record, ok from ("
@@ -382,6 +389,10 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
                 for fid, (_, _, rejects) in enumerate(selects):
                     result.files[fid].rows_read += con.execute(
                         f"select count(DISTINCT line) from {rejects}").fetchone()[0]
+            for fid, (path, _, _) in enumerate(selects):
+                if result.files[fid].rows_read == 0 and _has_data_lines(path, m.format):
+                    raise FileProblem(path, "no row could be read although the file has data lines",
+                                      "check mapping.delimiter, mapping.quote and the line endings of the export")
         result.rows_loaded = sum(f.rows_loaded for f in result.files)
         result.rows_quarantined = sum(f.rows_quarantined for f in result.files)
         result.rows_read = sum(f.rows_read for f in result.files)

@@ -272,6 +272,7 @@ class Business:
         # Orders.
         buyers = visitors[buy]
         buyer_ts = ts_visit[buy] + rng.integers(60, 1800, buyers.size).astype("timedelta64[s]")
+        buyer_ts = np.minimum(buyer_ts, np.datetime64(day.isoformat(), "s") + np.timedelta64(86399, "s"))
         guest_ts = self._times(day, n_guest)
         order_cust = np.concatenate([cust_key[buyers], np.full(n_guest, None, dtype=object)])
         order_ts = np.concatenate([buyer_ts, guest_ts])

@@ -1,0 +1,80 @@
+"""Load raw-lake partitions into the DuckDB warehouse (`raw` schema), idempotently.
+
+Each load replaces whole partitions inside one transaction: delete the days, insert them from the
+lake. Running it twice leaves the same rows; re-running after a fixed file replaces what the bad
+file produced. DuckDB allows one writer per file, so callers must serialise writers (the Dagster
+layer puts every writer in the `warehouse` pool).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.contracts import Contract
+from lakehouse.ingest import lit, partition_path, q
+
+LINEAGE_COLUMNS = {"_source_file": "VARCHAR", "_record_number": "BIGINT", "dt": "DATE"}
+
+
+class LakePartitionMissing(RuntimeError):
+    """A day to load has no raw-lake partition yet."""
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection, contract: Contract, schema: str = "raw") -> None:
+    """Create the raw table from the contract, or add columns the contract gained since."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+    wanted = {c.name: c.sql_type for c in contract.columns} | LINEAGE_COLUMNS
+    table = f"{q(schema)}.{q(contract.source)}"
+    existing = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, contract.source]).fetchall()}
+    if not existing:
+        cols = ", ".join(f"{q(n)} {t}" for n, t in wanted.items())
+        con.execute(f"CREATE TABLE {table} ({cols})")
+        return
+    for name, sql_type in wanted.items():
+        if name not in existing:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {q(name)} {sql_type}")
+
+
+def load_days(warehouse_path: Path, lake: Path, contract: Contract, days: list[dt.date],
+              schema: str = "raw") -> dict[dt.date, int]:
+    """Replace the given days of ``raw.<source>`` with the raw-lake partitions. Returns rows per day."""
+    files = [partition_path(lake / "raw", contract.source, d) for d in days]
+    missing = [d.isoformat() for d, f in zip(days, files) if not f.exists()]
+    if missing:
+        raise LakePartitionMissing(
+            f"raw lake has no {contract.source} partition for {missing[:5]}{' ...' if len(missing) > 5 else ''}: "
+            f"materialise lake/{contract.source} for those days first")
+    con = connect(warehouse_path)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        ensure_table(con, contract, schema)
+        table = f"{q(schema)}.{q(contract.source)}"
+        day_list = ", ".join(f"DATE {lit(d.isoformat())}" for d in days)
+        con.execute(f"DELETE FROM {table} WHERE dt IN ({day_list})")
+        file_list = "[" + ", ".join(lit(f) for f in files) + "]"
+        cols = [c.name for c in contract.columns] + list(LINEAGE_COLUMNS)
+        select = ", ".join(q(c) for c in cols)
+        con.execute(f"INSERT INTO {table} ({select}) SELECT {select} FROM read_parquet({file_list}, "
+                    f"hive_partitioning = true, hive_types = {{'dt': DATE}})")
+        counts = dict(con.execute(f"SELECT dt, count(*) FROM {table} WHERE dt IN ({day_list}) GROUP BY dt").fetchall())
+        con.execute("COMMIT")
+    except Exception:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    finally:
+        con.close()
+    return {d: int(counts.get(d, 0)) for d in days}

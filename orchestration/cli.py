@@ -1,0 +1,155 @@
+"""Command line for the platform: `python -m orchestration.cli {demo,simulate,summary,home}`.
+
+`demo` is what `make run` does: generate the simulated business for the demo range (unless the
+same dataset is already there), materialise every asset for every day of the range as one run in
+the project's Dagster instance, and print what landed where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from orchestration.settings import PROJECT_ROOT, Settings, get_settings
+
+
+def ensure_dagster_home() -> Path:
+    """Point DAGSTER_HOME at the project-local instance (created from deploy/dagster.yaml)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    return home
+
+
+def simulate_if_needed(settings: Settings, force: bool = False) -> bool:
+    """Generate the demo dataset unless the landing zone already holds the same one."""
+    from simulator import DefectRates, SimulationConfig, simulate
+
+    config = SimulationConfig(start=settings.demo_start, end=settings.demo_end, seed=settings.sim_seed,
+                              scale=settings.sim_scale,
+                              defects=DefectRates() if settings.sim_defects else DefectRates.none())
+    manifest_path = settings.ground_truth_dir / "manifest.json"
+    wanted = {"start": config.start.isoformat(), "end": config.end.isoformat(), "seed": config.seed,
+              "scale": config.scale}
+    if not force and manifest_path.exists():
+        have = json.loads(manifest_path.read_text())
+        if all(have.get(k) == v for k, v in wanted.items()) and have.get("defect_rates", {}).get("duplicate", 0) == (
+                config.defects.duplicate):
+            return False
+    if settings.landing_dir.exists():
+        shutil.rmtree(settings.landing_dir)
+    simulate(config, settings.landing_dir, settings.ground_truth_dir)
+    return True
+
+
+def run_platform(settings: Settings, start=None, end=None, log_level: str = "WARNING"):
+    """Materialise every asset for the days [start, end] as one run in the project's instance."""
+    import dagster as dg
+
+    from orchestration.definitions import PLATFORM_JOB, build_definitions
+    from orchestration.partitions import range_tags
+
+    ensure_dagster_home()
+    start, end = start or settings.demo_start, end or settings.demo_end
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(PLATFORM_JOB)
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(
+            instance=instance,
+            tags=range_tags(start, end),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
+
+
+def summary(settings: Settings) -> str:
+    """Rows per layer and source, quarantined rows, and where everything is."""
+    import duckdb
+
+    from lakehouse.contracts import load_contracts
+
+    contracts = load_contracts(settings.contracts_dir, settings.mappings_dir)
+    lake = settings.lake_dir
+    lines = [f"{'source':<17}{'lake rows':>12}{'quarantined':>13}{'warehouse rows':>16}", "-" * 58]
+    con = duckdb.connect()
+    wh = None
+    if settings.warehouse_path.exists():
+        wh = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    for source in contracts:
+        def count(kind: str) -> int:
+            pattern = lake / kind / source / "dt=*" / "part-0.parquet"
+            if not list((lake / kind / source).glob("dt=*/part-0.parquet")):
+                return 0
+            return con.execute(f"select count(*) from read_parquet('{pattern}')").fetchone()[0]
+
+        in_wh = 0
+        if wh is not None:
+            exists = wh.execute("select count(*) from information_schema.tables where table_schema='raw' "
+                                "and table_name=?", [source]).fetchone()[0]
+            in_wh = wh.execute(f'select count(*) from raw."{source}"').fetchone()[0] if exists else 0
+        lines.append(f"{source:<17}{count('raw'):>12,}{count('quarantine'):>13,}{in_wh:>16,}")
+    if wh is not None:
+        wh.close()
+    lines += [
+        "",
+        f"landing zone : {settings.landing_dir}",
+        f"raw lake     : {lake / 'raw'}   (Parquet, hive-partitioned by dt=YYYY-MM-DD)",
+        f"quarantine   : {lake / 'quarantine'}   (each bad row with its reason and original line)",
+        f"warehouse    : {settings.warehouse_path}   (DuckDB, schema raw)",
+        "open the UI  : make ui   (then http://127.0.0.1:3000)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="simulate (if needed), materialise the demo range as one run, print a summary")
+    sim = sub.add_parser("simulate", help="generate the simulated dataset for the demo range")
+    sim.add_argument("--force", action="store_true")
+    sub.add_parser("summary", help="print rows per layer and where data lives")
+    sub.add_parser("home", help="create the project-local DAGSTER_HOME and print its path")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+
+    if args.command == "home":
+        print(ensure_dagster_home())
+        return 0
+    if args.command == "simulate":
+        made = simulate_if_needed(settings, force=args.force)
+        print(("generated" if made else "kept existing") + f" simulated data in {settings.landing_dir}")
+        return 0
+    if args.command == "summary":
+        print(summary(settings))
+        return 0
+
+    t0 = time.time()
+    made = simulate_if_needed(settings)
+    print(f"[1/3] simulated business {settings.demo_start}..{settings.demo_end} (scale {settings.sim_scale}, "
+          f"seed {settings.sim_seed}): {'generated' if made else 'already present'} in {settings.landing_dir}")
+    t1 = time.time()
+    result = run_platform(settings)
+    status = "succeeded" if result.success else "FAILED"
+    print(f"[2/3] run {result.run_id} over {settings.demo_start}..{settings.demo_end} {status} "
+          f"in {time.time() - t1:.1f}s")
+    print("[3/3] summary\n")
+    print(summary(settings))
+    print(f"\ntotal {time.time() - t0:.1f}s")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure:
+                print(event.message, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

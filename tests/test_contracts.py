@@ -1,0 +1,233 @@
+"""Contract rules, one hand-made bad row each, and file-level problems with their messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lakehouse.contracts import ContractError, load_contract, load_contracts
+from lakehouse.ingest import FileProblem, MissingSource, collect_partition
+from tests.conftest import CONTRACTS, PROJECT_ROOT
+
+DAY = dt.date(2026, 2, 10)
+
+CONTRACT = """
+source: shipments
+optional: true
+key: [shipment_id]
+event_time: shipped_at
+allowed_lateness_days: 2
+columns:
+  - {name: shipment_id, type: string, required: true, pattern: '^S\\d+$'}
+  - {name: shipped_at, type: timestamp, required: true}
+  - {name: carrier, type: string, allowed: [sf, jd, ems]}
+  - {name: parcels, type: integer, min: 1, max: 50}
+  - {name: weight_kg, type: decimal, scale: 3, min: 0}
+  - {name: insured, type: boolean}
+  - {name: ship_date, type: date}
+mapping:
+  file_glob: "{date}*.csv"
+  timestamp_formats: ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
+"""
+
+HEADER = "shipment_id,shipped_at,carrier,parcels,weight_kg,insured,ship_date"
+GOOD = "S1,2026-02-10 08:00:00,sf,2,1.250,true,2026-02-10"
+
+# (line, expected quarantine reason)
+BAD_ROWS = [
+    (",2026-02-10 08:00:00,sf,2,1.0,true,2026-02-10", "missing_required:shipment_id"),
+    ("S3,,sf,2,1.0,true,2026-02-10", "missing_required:shipped_at"),
+    ("S4,10/02/2026 08:00,sf,2,1.0,true,2026-02-10", "invalid_timestamp:shipped_at"),
+    ("S5,2026-02-10 08:00:00,ups,2,1.0,true,2026-02-10", "not_allowed:carrier"),
+    ("S6,2026-02-10 08:00:00,sf,two,1.0,true,2026-02-10", "invalid_integer:parcels"),
+    ("S7,2026-02-10 08:00:00,sf,0,1.0,true,2026-02-10", "out_of_range:parcels"),
+    ("S8,2026-02-10 08:00:00,sf,51,1.0,true,2026-02-10", "out_of_range:parcels"),
+    ("S9,2026-02-10 08:00:00,sf,2,heavy,true,2026-02-10", "invalid_decimal:weight_kg"),
+    ("S10,2026-02-10 08:00:00,sf,2,-0.5,true,2026-02-10", "out_of_range:weight_kg"),
+    ("S11,2026-02-10 08:00:00,sf,2,1.0,perhaps,2026-02-10", "invalid_boolean:insured"),
+    ("S12,2026-02-10 08:00:00,sf,2,1.0,true,10.02.2026", "invalid_timestamp:ship_date"),
+    ("X13,2026-02-10 08:00:00,sf,2,1.0,true,2026-02-10", "pattern:shipment_id"),
+    ("S14,2026-02-07 23:59:59,sf,2,1.0,true,2026-02-10", "outside_window:shipped_at"),
+    ("S15,2026-02-11 00:00:00,sf,2,1.0,true,2026-02-10", "outside_window:shipped_at"),
+    ("S16,2026-02-10 08:00:00,sf", "malformed"),
+    ("S17,2026-02-10 08:00:00,sf,2,1.0,true,2026-02-10,surplus", "malformed"),
+    (GOOD, "duplicate"),
+]
+
+
+@pytest.fixture()
+def shipments(tmp_path) -> tuple:
+    path = tmp_path / "shipments.yaml"
+    path.write_text(CONTRACT)
+    contract = load_contract(path)
+    landing = tmp_path / "landing"
+    (landing / "shipments").mkdir(parents=True)
+    return contract, landing, tmp_path / "lake"
+
+
+def _write(landing: Path, text: str | bytes, name: str = f"{DAY}.csv") -> Path:
+    path = landing / "shipments" / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def _quarantine(lake: Path) -> list[tuple]:
+    path = lake / "quarantine" / "shipments" / f"dt={DAY}" / "part-0.parquet"
+    return duckdb.sql(f"select raw_record, line_number, reason, duplicate_of_record from '{path}'").fetchall()
+
+
+def test_each_rule_quarantines_its_row_with_its_reason(shipments):
+    contract, landing, lake = shipments
+    lines = [HEADER, GOOD, "S2,2026-02-09T23:30:00+08:00,jd,,,,", *[line for line, _ in BAD_ROWS]]
+    _write(landing, "\n".join(lines) + "\n")
+    result = collect_partition(contract, DAY, landing, lake)
+
+    got = {}
+    for raw, line_number, reason, duplicate_of in _quarantine(lake):
+        got.setdefault(raw, []).append(reason)
+        if reason == "duplicate":
+            assert duplicate_of == 1, "a duplicate points at the row it repeats"
+        if reason == "malformed":
+            assert line_number is not None
+    for line, reason in BAD_ROWS:
+        assert reason in got[line], f"{line!r}: expected {reason}, got {got.get(line)}"
+    assert result.rows_read == len(lines) - 1
+    assert result.rows_loaded == 2
+    assert result.rows_quarantined == len(BAD_ROWS)
+
+    rows = duckdb.sql(f"select shipment_id, shipped_at, parcels, weight_kg, insured "
+                      f"from '{lake}/raw/shipments/*/*.parquet' order by 1").fetchall()
+    assert rows[0] == ("S1", dt.datetime(2026, 2, 10, 8, 0), 2, pytest.approx(1.25), True)
+    # +08:00 is converted to UTC; empty optional fields are null.
+    assert rows[1] == ("S2", dt.datetime(2026, 2, 9, 15, 30), None, None, None)
+
+
+def test_null_tokens_value_codes_and_timezone_from_a_mapping(shipments, tmp_path):
+    contract, landing, lake = shipments
+    mapping = tmp_path / "mappings" / "shipments.yaml"
+    mapping.parent.mkdir()
+    mapping.write_text(textwrap.dedent("""
+        mapping:
+          delimiter: "|"
+          null_tokens: ["", "n/a"]
+          timezone: Asia/Shanghai
+          timestamp_formats: ["%d.%m.%Y %H:%M"]
+          columns: {shipment_id: id, shipped_at: ts}
+          values: {carrier: {SF-EXPRESS: sf}}
+    """))
+    contract = load_contract(contract.path, mapping)
+    _write(landing, "id|ts|carrier|parcels\nS1|10.02.2026 09:00|SF-EXPRESS|n/a\n")
+    collect_partition(contract, DAY, landing, lake)
+    row = duckdb.sql(f"select shipment_id, shipped_at, carrier, parcels, weight_kg "
+                     f"from '{lake}/raw/shipments/*/*.parquet'").fetchall()[0]
+    assert row == ("S1", dt.datetime(2026, 2, 10, 1, 0), "sf", None, None)
+
+
+@pytest.mark.parametrize(
+    "content, problem, fix",
+    [
+        (b"", "empty (0 bytes)", "re-export"),
+        ((HEADER + "\n" + GOOD).encode(), "truncated", "re-export"),
+        ((HEADER.replace(",", ";") + "\n" + GOOD.replace(",", ";") + "\n").encode(), "looks ';'-delimited",
+         "mapping.delimiter"),
+        (b"shipment_id,carrier\nS1,sf\n", "required column(s) ['shipped_at'] are missing", "mapping.columns"),
+        ((HEADER + "\n" + GOOD + "\n").encode() + b"S2,2026-02-10 08:00:00,\xff\xfe,1,1.0,true,2026-02-10\n",
+         "not valid utf-8", "mapping.encoding"),
+    ],
+    ids=["empty", "truncated", "wrong-delimiter", "missing-required-column", "undecodable-bytes"],
+)
+def test_file_level_problems_fail_the_partition_and_keep_what_was_there(shipments, content, problem, fix):
+    contract, landing, lake = shipments
+    _write(landing, HEADER + "\n" + GOOD + "\n")
+    collect_partition(contract, DAY, landing, lake)
+    before = (lake / "raw" / "shipments" / f"dt={DAY}" / "part-0.parquet").read_bytes()
+
+    path = _write(landing, content)
+    with pytest.raises(FileProblem) as info:
+        collect_partition(contract, DAY, landing, lake)
+    message = str(info.value)
+    assert str(path) in message and problem in message and fix in message
+    after = (lake / "raw" / "shipments" / f"dt={DAY}" / "part-0.parquet").read_bytes()
+    assert after == before, "the previous partition is untouched"
+
+
+def test_declared_encoding_is_decoded_and_wrong_encoding_reported(shipments, tmp_path):
+    contract, landing, lake = shipments
+    mapping = tmp_path / "m" / "shipments.yaml"
+    mapping.parent.mkdir()
+    mapping.write_text("mapping:\n  encoding: gbk\n")
+    gbk = load_contract(contract.path, mapping)
+    _write(landing, (HEADER + "\nS1,2026-02-10 08:00:00,sf,2,1.0,true,2026-02-10\n").encode("gbk"))
+    assert collect_partition(gbk, DAY, landing, lake).rows_loaded == 1
+    _write(landing, HEADER.encode() + b"\nS1,2026-02-10 08:00:00,\x80\xff,2,1.0,true,2026-02-10\n")
+    with pytest.raises(FileProblem, match="cannot be decoded as gbk"):
+        collect_partition(gbk, DAY, landing, lake)
+
+
+def test_missing_required_source_and_missing_optional_source(contracts, tmp_path):
+    with pytest.raises(MissingSource, match=r"no orders export for 2026-02-10: expected a file matching"):
+        collect_partition(contracts["orders"], DAY, tmp_path / "landing", tmp_path / "lake")
+    result = collect_partition(contracts["nps_surveys"], DAY, tmp_path / "landing", tmp_path / "lake")
+    assert (result.rows_read, result.rows_loaded) == (0, 0)
+    columns = duckdb.sql(f"describe select * from '{result.raw_path}'").fetchall()
+    assert [c[0] for c in columns][:5] == ["response_id", "customer_id", "responded_at", "score", "comment"]
+
+
+def test_jsonl_malformed_lines_and_non_objects_are_quarantined(contracts, tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    good = ('{"event_id": "E1", "event_at": "2026-02-10 10:00:00", "event_type": "page_view", '
+            '"session_id": "S1", "scene": "content"}')
+    (landing / "events" / f"{DAY}.jsonl").write_text(
+        "\n".join([good, '{"event_id": "E2", "event_at": "2026', "[1, 2]", "", good]) + "\n")
+    result = collect_partition(contracts["events"], DAY, landing, tmp_path / "lake")
+    assert (result.rows_read, result.rows_loaded) == (4, 1)
+    assert result.reasons == {"malformed": 2, "duplicate": 1}
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [
+        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: text}\n", "type 'text' is not one of"),
+        ("source: x\nkey: [b]\ncolumns:\n  - {name: a, type: string}\n", "key column 'b' is not among"),
+        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, min: 1}\n", "'min' only applies"),
+        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string}\nmapping: {delimiter: ';;'}\n",
+         "mapping.delimiter: must be one character"),
+        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string}\nmapping: {timezone: Mars/Base}\n",
+         "unknown timezone 'Mars/Base'"),
+        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string}\nmapping: {columns: {zz: y}}\n",
+         "unknown contract column(s) ['zz']"),
+    ],
+)
+def test_invalid_contracts_are_reported_with_file_and_field(tmp_path, yaml_text, message):
+    path = tmp_path / "x.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ContractError) as info:
+        load_contract(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_every_shipped_contract_loads_and_only_orders_is_required():
+    contracts = load_contracts(CONTRACTS)
+    assert set(contracts) == {"orders", "users", "events", "marketing_spend", "products", "inventory",
+                              "nps_surveys", "support_tickets", "experiments"}
+    assert [s for s, c in contracts.items() if not c.optional] == ["orders"]
+    for c in contracts.values():
+        assert all(col.description for col in c.columns), c.source
+
+
+def test_orders_only_worked_example(tmp_path):
+    example = PROJECT_ROOT / "examples" / "orders_only"
+    contract = load_contracts(CONTRACTS, example / "mappings")["orders"]
+    result = collect_partition(contract, dt.date(2026, 1, 5), example / "landing", tmp_path / "lake")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (8, 5, 3)
+    assert result.reasons == {"duplicate": 1, "invalid_integer:quantity": 1, "not_allowed:status": 1}
+    rows = dict(duckdb.sql(f"select order_line_id, (ordered_at, status, quantity, customer_id) "
+                           f"from '{result.raw_path}'").fetchall())
+    assert rows["A-1001-1"] == (dt.datetime(2026, 1, 5, 1, 30), "completed", 2, "VIP0001")  # 09:30 Shanghai
+    assert rows["A-0990-1R"][1:3] == ("returned", -1)
+    assert rows["A-1002-1"][3] is None  # guest checkout
