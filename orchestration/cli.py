@@ -8,6 +8,7 @@ the project's Dagster instance, and print what landed where.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -115,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="simulate (if needed), materialise the demo range as one run, print a summary")
     sim = sub.add_parser("simulate", help="generate the simulated dataset for the demo range")
     sim.add_argument("--force", action="store_true")
+    run = sub.add_parser("run", help="materialise every asset for a range of days as one run (no simulation)")
+    run.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: DMP_DEMO_START)")
+    run.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (default: DMP_DEMO_END)")
     sub.add_parser("summary", help="print rows per layer and where data lives")
     sub.add_parser("home", help="create the project-local DAGSTER_HOME and print its path")
     args = parser.parse_args(argv)
@@ -132,13 +136,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     t0 = time.time()
-    made = simulate_if_needed(settings)
-    print(f"[1/3] simulated business {settings.demo_start}..{settings.demo_end} (scale {settings.sim_scale}, "
-          f"seed {settings.sim_seed}): {'generated' if made else 'already present'} in {settings.landing_dir}")
+    if args.command == "run":
+        start, end = args.start or settings.demo_start, args.end or settings.demo_end
+        print(f"[1/3] using the exports in {settings.landing_dir}")
+    else:
+        start, end = settings.demo_start, settings.demo_end
+        if settings.landing_dir != settings.data_dir / "landing":
+            print(f"[1/3] DMP_LANDING_DIR is set: using the exports in {settings.landing_dir} (no simulation)")
+        else:
+            made = simulate_if_needed(settings)
+            print(f"[1/3] simulated business {start}..{end} (scale {settings.sim_scale}, seed {settings.sim_seed}): "
+                  f"{'generated' if made else 'already present'} in {settings.landing_dir}")
     t1 = time.time()
-    result = run_platform(settings)
+    if end < start:
+        parser.error(f"--end {end} is before --start {start}")
+    result = run_platform(settings, start, end)
     status = "succeeded" if result.success else "FAILED"
-    print(f"[2/3] run {result.run_id} over {settings.demo_start}..{settings.demo_end} {status} "
+    print(f"[2/3] run {result.run_id} over {start}..{end} {status} "
           f"in {time.time() - t1:.1f}s")
     print("[3/3] summary\n")
     print(summary(settings))

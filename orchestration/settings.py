@@ -46,6 +46,11 @@ class Settings(BaseSettings):
             self.lake_dir = self.data_dir / "lake"
         if self.warehouse_path is None:
             self.warehouse_path = self.data_dir / "warehouse" / "warehouse.duckdb"
+        self.landing_dir = self.landing_dir.resolve()
+        self.lake_dir = self.lake_dir.resolve()
+        self.warehouse_path = self.warehouse_path.resolve()
+        if self.mappings_dir is not None:
+            self.mappings_dir = self.mappings_dir.resolve()
         if self.demo_end < self.demo_start:
             raise ValueError(f"DMP_DEMO_END ({self.demo_end}) is before DMP_DEMO_START ({self.demo_start})")
         if self.demo_start < self.partitions_start:
