@@ -205,6 +205,8 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
     for k in key:
         if k not in names:
             raise _fail(path, "key", f"key column {k!r} is not among the columns")
+        if not columns[names.index(k)].required:
+            raise _fail(path, "key", f"key column {k!r} must be required: true")
     event_time = raw.get("event_time")
     if event_time is not None and event_time not in names:
         raise _fail(path, "event_time", f"{event_time!r} is not among the columns")

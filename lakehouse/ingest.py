@@ -199,36 +199,43 @@ def _rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> lis
     return rules
 
 
-def _read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: int) -> tuple[str, str]:
-    """SQL selecting (file_id, record_number, export columns as text, raw_record) and the rejects table."""
+def _read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: int) -> tuple[str, str, str, str]:
+    """SQL loading the file into a temp table, SQL selecting its records, SQL selecting each record's
+    original text (joined in for quarantined rows only), and the name of the rejects table.
+
+    The file is loaded in order into ``src_<file_id>``; the table's rowid is then the record's
+    ordinal in the file, so no order-preserving window is needed to number records.
+    """
     m = contract.mapping
-    rejects = f"rejects_{file_id}"
+    rejects, table = f"rejects_{file_id}", f"src_{file_id}"
     if m.format == "csv":
         assert header is not None
         cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
-        scan = (f"read_csv({lit(path)}, columns={cols}, header=true, auto_detect=false, delim={lit(m.delimiter)}, "
-                f"quote={lit(m.quote)}, escape={lit(m.quote)}, store_rejects=true, "
-                f"rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, max_line_size=1048576)")
+        load = (f"CREATE TEMP TABLE {table} AS select * from read_csv({lit(path)}, columns={cols}, header=true, "
+                f"auto_detect=false, delim={lit(m.delimiter)}, quote={lit(m.quote)}, escape={lit(m.quote)}, "
+                f"store_rejects=true, rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, "
+                f"max_line_size=1048576)")
         present = set(header)
         fields = []
         for c in contract.columns:
             name = m.export_name(c.name)
             fields.append(f"{q(name)} as {q('x_' + c.name)}" if name in present else f"NULL::VARCHAR as {q('x_' + c.name)}")
         raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
-        sql = (f"select {file_id} as file_id, row_number() over () as record_number, "
-               f"{', '.join(fields)}, {raw} as raw_record from {scan}")
-        return sql, rejects
-    scan = (f"read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, header=false, auto_detect=false, delim='\\0', "
-            f"quote='', escape='', max_line_size=1048576)")
+        select = f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok from {table}"
+        raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, {raw} as raw_record from {table}"
+        return load, select, raw_select, rejects
+    load = (f"CREATE TEMP TABLE {table} AS select line from read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, "
+            f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576) "
+            f"where line is not null and trim(line) <> ''")
     paths = "[" + ", ".join(lit('$."' + m.export_name(c.name).replace('"', '\\"') + '"') for c in contract.columns) + "]"
     fields = ", ".join(f"vals[{i + 1}] as {q('x_' + c.name)}" for i, c in enumerate(contract.columns))
-    sql = (f"select {file_id} as file_id, record_number, {fields}, line as raw_record, ok from ("
-           f"select *, json_extract_string(safe, {paths}) as vals, "
-           f"json_valid(line) and json_type(safe) = 'OBJECT' as ok from ("
-           f"select line, row_number() over () as record_number, "
-           f"case when json_valid(line) then line else '{{}}' end as safe "
-           f"from {scan} where line is not null and trim(line) <> ''))")
-    return sql, rejects
+    select = (f"select {file_id} as file_id, record_number, {fields}, ok from ("
+              f"select *, json_extract_string(safe, {paths}) as vals, "
+              f"json_valid(line) and json_type(safe) = 'OBJECT' as ok from ("
+              f"select line, rowid + 1 as record_number, "
+              f"case when json_valid(line) then line else '{{}}' end as safe from {table}))")
+    raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
+    return load, select, raw_select, rejects
 
 
 # ------------------------------------------------------------------ atomic writes
@@ -270,36 +277,46 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     try:
-        selects, reject_tables = [], []
+        selects, raw_selects = [], []
         for i, path in enumerate(files):
             readable, header = _check_file(path, contract, workdir)
-            sql, rejects = _read_sql(readable, contract, header, i)
+            load, sql, raw_sql, rejects = _read_sql(readable, contract, header, i)
+            con.execute(load)
             selects.append((path, sql, rejects))
+            raw_selects.append(raw_sql)
             result.files.append(FileStats(file=path.name, bytes=path.stat().st_size))
 
         cols = contract.columns
-        value = {c.name: _clean(q("x_" + c.name), m.null_tokens) for c in cols}
-        # Recode export values onto contract values, then type.
+        # Three layers, each referring to the previous one by column name, so no expression is
+        # evaluated twice: v_<col> cleaned text (null tokens, value codes), t_<col> typed values,
+        # then the list of failed rules.
+        cleaned = {}
         for c in cols:
+            expr = _clean(q("x_" + c.name), m.null_tokens)
             codes = m.values.get(c.name)
             if codes:
                 cases = " ".join(f"when {lit(k)} then {lit(v)}" for k, v in codes.items())
-                value[c.name] = f"(case {value[c.name]} {cases} else {value[c.name]} end)"
+                expr = f"(case {expr} {cases} else {expr} end)"
+            cleaned[c.name] = expr
+        value = {c.name: q("v_" + c.name) for c in cols}
         typed = {c.name: _typed(c, value[c.name], contract) for c in cols}
         if m.returns == "status" and contract.returns_negate:
             for name in contract.returns_negate:
                 typed[name] = f"(case when {value['status']} = 'returned' then -abs({typed[name]}) else {typed[name]} end)"
-        rules = [r for c in cols for r in _rules(c, value[c.name], typed[c.name], contract, day)]
-        reasons_expr = "list_filter([" + ", ".join(f"case when {cond} then {lit(reason)} end"
-                                                   for cond, reason in rules) + "], lambda x: x is not null)"
+        typed_ref = {c.name: q("t_" + c.name) for c in cols}
+        rules = [r for c in cols for r in _rules(c, value[c.name], typed_ref[c.name], contract, day)]
+        # The first failed rule is the row's reason (a CASE chain stops at the first match); every
+        # failed rule is listed in `detail`, computed only for rows that failed.
+        first_reason = "case when not ok then 'malformed' " + " ".join(
+            f"when {cond} then {lit(reason)}" for cond, reason in rules) + " end"
+        all_reasons = "concat_ws('; ', " + ", ".join(f"case when {cond} then {lit(reason)} end"
+                                                     for cond, reason in rules) + ")" if rules else "NULL"
 
         if selects:
-            con.execute("CREATE TEMP TABLE parsed AS " + " union all by name ".join(s for _, s, _ in selects))
+            parsed = "(" + " union all ".join(sql for _, sql, _ in selects) + ")"
             if m.format == "jsonl":
-                # Lines that are not JSON objects are the JSON equivalent of CSV rejects.
-                malformed = ("select file_id, record_number, NULL::BIGINT as line_number, raw_record, "
-                             "'malformed' as reason, NULL as detail from parsed where not ok")
-                con.execute("CREATE TEMP TABLE good AS select * exclude (ok) from parsed where ok")
+                malformed = ("select NULL::INTEGER as file_id, NULL::BIGINT as record_number, NULL::BIGINT as line_number, "
+                             "NULL::VARCHAR as raw_record, NULL::VARCHAR as reason, NULL::VARCHAR as detail limit 0")
             else:
                 parts = []
                 for i, (path, _, rejects) in enumerate(selects):
@@ -313,41 +330,66 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
                                  f"any_value(csv_line) as raw_record, 'malformed' as reason, "
                                  f"string_agg(DISTINCT error_message, '; ') as detail from {rejects} group by line")
                 malformed = " union all ".join(parts)
-                con.execute("CREATE TEMP TABLE good AS select * from parsed")
             con.execute(f"CREATE TEMP TABLE malformed AS {malformed}")
             key = ", ".join(q("t_" + k) for k in contract.key)
+            cleaned_cols = ", ".join(f"{cleaned[c.name]} as {q('v_' + c.name)}" for c in cols)
             typed_cols = ", ".join(f"{typed[c.name]} as {q('t_' + c.name)}" for c in cols)
             con.execute(f"""
                 CREATE TEMP TABLE checked AS
-                with typed as (
-                    select file_id, record_number, raw_record, {typed_cols}, {reasons_expr} as reasons from good
+                with cleaned as (
+                    select file_id, record_number, ok, {cleaned_cols} from {parsed}
                 ),
-                ranked as (
-                    select *,
-                        case when len(reasons) = 0 then row_number() over (
-                            partition by len(reasons) = 0, {key} order by file_id, record_number) end as rn,
-                        case when len(reasons) = 0 then first_value(file_id * 1000000000000 + record_number) over (
-                            partition by len(reasons) = 0, {key} order by file_id, record_number) end as first_ref
-                    from typed
+                typed as (
+                    select *, {typed_cols} from cleaned
+                ),
+                judged as (
+                    select *, {first_reason} as reason from typed
+                ),
+                explained as (
+                    select file_id, record_number, reason, {", ".join(typed_ref.values())},
+                           case when reason is not null and ok then {all_reasons} end as all_reasons
+                    from judged
                 )
-                select * from ranked
+                select * from explained
             """)
+            # Duplicates: keys that valid rows share (usually few) and the first row holding each.
+            # A hash aggregate and a join against that small table cost far less than a window.
+            con.execute(f"""
+                CREATE TEMP TABLE dups AS
+                select {key}, min(file_id * 1000000000000 + record_number) as first_ref
+                from checked where reason is null group by {key} having count(*) > 1
+            """)
+            key_join = " and ".join(f"c.{q('t_' + k)} = d.{q('t_' + k)}" for k in contract.key)
+            con.execute(f"""
+                CREATE TEMP VIEW classified AS
+                select c.*,
+                       case when c.reason is null and d.first_ref is not null
+                             and c.file_id * 1000000000000 + c.record_number <> d.first_ref
+                            then d.first_ref % 1000000000000 end as duplicate_of,
+                       c.reason is null and (d.first_ref is null
+                             or c.file_id * 1000000000000 + c.record_number = d.first_ref) as is_valid
+                from checked c left join dups d on {key_join}
+            """)
+            raw_union = " union all ".join(raw_selects)
             out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
             files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
             valid_query = (f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
-                           f"record_number as _record_number from checked where len(reasons) = 0 and rn = 1 "
+                           f"record_number as _record_number from classified where is_valid "
                            f"order by file_id, record_number")
             quarantine_query = f"""
                 select list_extract({files_list}, file_id + 1) as source_file, record_number,
                        line_number, reason, nullif(split_part(reason, ':', 2), '') as "column", detail,
                        duplicate_of_record, raw_record
                 from (
-                    select file_id, record_number, NULL::BIGINT as line_number,
-                           case when len(reasons) > 0 then reasons[1] else 'duplicate' end as reason,
-                           case when len(reasons) > 1 then array_to_string(reasons, '; ') end as detail,
-                           case when len(reasons) = 0 then first_ref % 1000000000000 end as duplicate_of_record,
-                           raw_record
-                    from checked where len(reasons) > 0 or rn > 1
+                    select bad.file_id, bad.record_number, NULL::BIGINT as line_number,
+                           coalesce(bad.reason, 'duplicate') as reason,
+                           case when bad.all_reasons like '%;%' then bad.all_reasons end as detail,
+                           bad.duplicate_of as duplicate_of_record,
+                           raw.raw_record
+                    from (select file_id, record_number, reason, all_reasons, duplicate_of
+                          from classified where not is_valid) as bad
+                    left join ({raw_union}) as raw
+                      on bad.file_id = raw.file_id and bad.record_number = raw.record_number
                     union all
                     select file_id, record_number, line_number, reason, detail, NULL::BIGINT, raw_record
                     from malformed
@@ -363,28 +405,27 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
 
         # Count before writing, so the numbers describe exactly what is written.
         if selects:
-            per_file = con.execute(f"""
-                select file_id,
-                       count(*) filter (where len(reasons) = 0 and rn = 1) as loaded,
-                       count(*) filter (where not (len(reasons) = 0 and rn = 1)) as quarantined
-                from checked group by file_id
+            per_file = con.execute("""
+                select file_id, count(*) as records,
+                       count(*) filter (where is_valid) as loaded,
+                       count(*) filter (where not is_valid) as quarantined
+                from classified group by file_id
             """).fetchall()
-            for fid, loaded, quarantined in per_file:
+            for fid, records, loaded, quarantined in per_file:
+                # Rows read are counted from the input side, independently of how they were classified.
+                result.files[fid].rows_read += records
                 result.files[fid].rows_loaded += loaded
                 result.files[fid].rows_quarantined += quarantined
             for fid, n in con.execute("select file_id, count(*) from malformed group by file_id").fetchall():
                 result.files[fid].rows_quarantined += n
             reasons = con.execute("""
                 select reason, count(*) from (
-                    select case when len(reasons) > 0 then reasons[1] else 'duplicate' end as reason
-                    from checked where len(reasons) > 0 or rn > 1
+                    select coalesce(reason, 'duplicate') as reason
+                    from classified where not is_valid
                     union all select reason from malformed)
                 group by reason order by reason
             """).fetchall()
             result.reasons = {r: n for r, n in reasons}
-            # Rows read are counted from the input side, independently of how they were classified.
-            for fid, n in con.execute("select file_id, count(*) from parsed group by file_id").fetchall():
-                result.files[fid].rows_read += n
             if m.format == "csv":
                 for fid, (_, _, rejects) in enumerate(selects):
                     result.files[fid].rows_read += con.execute(

@@ -1,0 +1,200 @@
+"""Ingest benchmark: collection + storage throughput against bare DuckDB, and peak memory.
+
+    .venv/bin/python benchmarks/ingest_benchmark.py [--days 30 --scale 450]   (or: make bench)
+
+1. Simulates a business with defects on (cached under benchmarks/work/ between runs) until the
+   event files hold at least ``--min-events`` rows.
+2. Bare DuckDB: every landing file read with DuckDB's own sniffing (errors ignored) and written to
+   Parquet, with no validation: the floor any ingest pays.
+3. The platform: ``collect_partition`` (validation, quarantine, duplicates, atomic writes) for
+   every source and day, then ``load_days`` into the DuckDB warehouse; the same code the Dagster
+   assets call.
+4. Peak memory: the platform pass runs in a child process over the first half of the days and
+   then over all days; the peak RSS of each is recorded, so growth with the number of days shows.
+
+Results go to benchmarks/results/ingest.json and the "Ingest" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WORK = ROOT / "benchmarks" / "work"
+RESULTS = ROOT / "benchmarks" / "results"
+START = dt.date(2026, 1, 1)
+
+
+def days_of(n: int) -> list[dt.date]:
+    return [START + dt.timedelta(days=i) for i in range(n)]
+
+
+def simulate(days: int, scale: float, seed: int) -> Path:
+    from simulator import DefectRates, SimulationConfig
+    from simulator import simulate as run
+
+    data = WORK / f"sim-d{days}-s{scale:g}-seed{seed}"
+    if (data / "ground_truth" / "manifest.json").exists():
+        return data
+    shutil.rmtree(data, ignore_errors=True)
+    t0 = time.time()
+    run(SimulationConfig(start=START, end=START + dt.timedelta(days=days - 1), seed=seed, scale=scale,
+                         defects=DefectRates()), data / "landing", data / "ground_truth")
+    print(f"simulated {days} days at scale {scale} in {time.time() - t0:.0f}s", flush=True)
+    return data
+
+
+def count_rows(landing: Path) -> dict[str, int]:
+    out = {}
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        n = 0
+        for f in folder.iterdir():
+            with f.open("rb") as fh:
+                n += sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
+            n -= 1 if f.suffix == ".csv" else 0
+        out[folder.name] = n
+    return out
+
+
+def bare_duckdb(landing: Path, out: Path) -> float:
+    import duckdb
+
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    con = duckdb.connect()
+    t0 = time.perf_counter()
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        for f in sorted(folder.iterdir()):
+            reader = (f"read_csv('{f}', ignore_errors=true)" if f.suffix == ".csv"
+                      else f"read_json('{f}', format='newline_delimited', ignore_errors=true)")
+            target = out / folder.name / f"{f.stem}.parquet"
+            target.parent.mkdir(exist_ok=True)
+            con.execute(f"COPY (select * from {reader}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+    return time.perf_counter() - t0
+
+
+def platform_pass(landing: Path, work: Path, n_days: int) -> dict:
+    """Collection + storage over the first n_days; runs in a child process (for its peak RSS)."""
+    from lakehouse.contracts import load_contracts
+    from lakehouse.ingest import collect_partition
+    from lakehouse.warehouse import load_days
+
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    contracts = load_contracts(ROOT / "expectations" / "contracts")
+    days = days_of(n_days)
+    t0 = time.perf_counter()
+    read = loaded = quarantined = 0
+    for day in days:
+        for contract in contracts.values():
+            r = collect_partition(contract, day, landing, work / "lake", memory_limit="512MB")
+            read += r.rows_read
+            loaded += r.rows_loaded
+            quarantined += r.rows_quarantined
+    t_collect = time.perf_counter() - t0
+    for contract in contracts.values():
+        load_days(work / "warehouse.duckdb", work / "lake", contract, days)
+    total = time.perf_counter() - t0
+    return {"days": n_days, "rows_read": read, "rows_loaded": loaded, "rows_quarantined": quarantined,
+            "collect_seconds": round(t_collect, 2), "storage_seconds": round(total - t_collect, 2),
+            "total_seconds": round(total, 2),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def child(landing: Path, work: Path, n_days: int) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", str(landing), str(work), str(n_days)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def write_results(result: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+    full, half = result["platform_all_days"], result["platform_half_days"]
+    section = f"""## Ingest (collection + storage)
+
+Command: `{result['command']}` — run on {result['run_at']} ({result['machine']}).
+
+Data: {result['days']} simulated days at scale {result['scale']}, defects on; {result['landing_rows']['events']:,} event rows,
+{sum(result['landing_rows'].values()):,} rows in all, {result['landing_mb']:.0f} MB of landing files.
+
+| pass | seconds | rows/s | peak RSS |
+|---|---|---|---|
+| bare DuckDB: read every file (sniffed, errors ignored), write Parquet | {result['bare_duckdb_seconds']:.1f} | {result['bare_rows_per_s']:,.0f} | — |
+| platform: validate, quarantine, dedupe, atomic Parquet, load warehouse ({full['days']} days) | {full['total_seconds']:.1f} | {result['platform_rows_per_s']:,.0f} | {full['peak_rss_mb']:.0f} MB |
+| platform, first {half['days']} days only | {half['total_seconds']:.1f} | — | {half['peak_rss_mb']:.0f} MB |
+
+Platform throughput is **{result['throughput_ratio']:.2f}×** bare DuckDB's (target ≥ 0.5×).
+Peak memory **{full['peak_rss_mb']:.0f} MB** over {full['days']} days vs {half['peak_rss_mb']:.0f} MB over {half['days']} days
+(target < 1024 MB, not growing with the number of days). Rows read {full['rows_read']:,} =
+loaded {full['rows_loaded']:,} + quarantined {full['rows_quarantined']:,}.
+"""
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its benchmark.\n\n"
+    marker = "## Ingest (collection + storage)"
+    if marker in text:
+        head, _, rest = text.partition(marker)
+        nxt = rest.find("\n## ")
+        text = head + section + (rest[nxt + 1:] if nxt >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(platform_pass(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--scale", type=float, default=450)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--min-events", type=int, default=10_000_000)
+    args = parser.parse_args()
+
+    data = simulate(args.days, args.scale, args.seed)
+    landing = data / "landing"
+    rows = count_rows(landing)
+    if rows.get("events", 0) < args.min_events:
+        print(f"warning: only {rows.get('events', 0):,} event rows (< {args.min_events:,}); raise --scale",
+              file=sys.stderr)
+    total_rows = sum(rows.values())
+    mb = sum(f.stat().st_size for f in landing.rglob("*") if f.is_file()) / 1e6
+    print(f"landing: {total_rows:,} rows ({rows['events']:,} events), {mb:.0f} MB", flush=True)
+
+    bare = bare_duckdb(landing, WORK / "bare")
+    print(f"bare DuckDB: {bare:.1f}s", flush=True)
+    half = child(landing, WORK / "platform-half", args.days // 2)
+    print(f"platform, {args.days // 2} days: {half}", flush=True)
+    full = child(landing, WORK / "platform-all", args.days)
+    print(f"platform, {args.days} days: {full}", flush=True)
+
+    result = {
+        "command": "make bench" if os.environ.get("MAKELEVEL") else "python benchmarks/ingest_benchmark.py "
+                   + " ".join(sys.argv[1:]),
+        "run_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores",
+        "days": args.days, "scale": args.scale, "landing_rows": rows, "landing_mb": round(mb, 1),
+        "bare_duckdb_seconds": round(bare, 2), "bare_rows_per_s": round(total_rows / bare),
+        "platform_all_days": full, "platform_half_days": half,
+        "platform_rows_per_s": round(full["rows_read"] / full["total_seconds"]),
+    }
+    result["throughput_ratio"] = round(result["platform_rows_per_s"] / result["bare_rows_per_s"], 3)
+    write_results(result)
+    print(json.dumps({k: result[k] for k in ("bare_rows_per_s", "platform_rows_per_s", "throughput_ratio")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,54 @@
+{#-
+  The partition window of an incremental run.
+
+  window_filter(column, extra_days): `column` falls in [start_date - lookback_days - extra_days, end_date]
+  when the run has a window and the model already exists; always true otherwise (first build or full
+  refresh). extra_days reaches further back for trailing measures.
+  ingest_filter(column): the raw partitions (`dt`) that can hold rows of that window: from the
+  window's first day to its last day plus the allowed lateness.
+-#}
+{% macro has_window() -%}
+    {{ return(is_incremental() and var('start_date') is not none and var('end_date') is not none) }}
+{%- endmacro %}
+
+{% macro window_start() -%}
+    {{ dbt.dateadd('day', -1 * var('lookback_days'), "cast('" ~ var('start_date') ~ "' as date)") }}
+{%- endmacro %}
+
+{% macro window_end() -%}
+    cast('{{ var("end_date") }}' as date)
+{%- endmacro %}
+
+{% macro window_filter(column, extra_days=0) -%}
+    {%- if has_window() -%}
+        cast({{ column }} as date) between cast({{ dbt.dateadd('day', -1 * (var('lookback_days') + extra_days), "cast('" ~ var('start_date') ~ "' as date)") }} as date) and {{ window_end() }}
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro ingest_filter(column='dt') -%}
+    {%- if has_window() -%}
+        {{ column }} between cast({{ window_start() }} as date)
+            and cast({{ dbt.dateadd('day', var('lateness_days'), window_end()) }} as date)
+    {%- else -%}
+        1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Divide, giving null instead of an error or infinity when the denominator is zero or null. -#}
+{% macro safe_divide(numerator, denominator) -%}
+    ({{ numerator }}) / nullif({{ denominator }}, 0)
+{%- endmacro %}
+
+{#-
+  Pre-hook of every windowed incremental model: delete the window's rows, so the append that
+  follows replaces the window exactly (rows that vanished from the source vanish here too).
+-#}
+{% macro delete_window(column) -%}
+    {%- if has_window() -%}
+        delete from {{ this }} where cast({{ column }} as date) between cast({{ window_start() }} as date) and {{ window_end() }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,24 @@
+{{ config(pre_hook="{{ delete_window('activity_date') }}") }}
+
+-- Engagement per logged-in customer and day: events and sessions by scene.
+with events as (
+    select * from {{ ref('int_events') }}
+    where customer_id is not null
+      and {{ window_filter('event_date') }}
+),
+
+daily as (
+    select
+        customer_id,
+        event_date as activity_date,
+        count(*) as events,
+        count(distinct session_id) as sessions,
+        sum(case when scene = 'transaction' then 1 else 0 end) as transaction_events,
+        sum(case when scene = 'social' then 1 else 0 end) as social_events,
+        sum(case when scene = 'content' then 1 else 0 end) as content_events,
+        sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events
+    from events
+    group by customer_id, event_date
+)
+
+select * from daily

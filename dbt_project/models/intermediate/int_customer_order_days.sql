@@ -1,0 +1,23 @@
+{{ config(pre_hook="{{ delete_window('activity_date') }}") }}
+
+-- Purchases per known customer and day: completed orders, sales and net of returns. Guest
+-- checkouts (no customer id) are left out here and counted in the KPI marts.
+with lines as (
+    select * from {{ ref('int_order_lines') }}
+    where customer_id is not null
+      and {{ window_filter('recorded_date') }}
+),
+
+daily as (
+    select
+        customer_id,
+        recorded_date as activity_date,
+        count(distinct case when line_type = 'sale' then order_id end) as completed_orders,
+        sum(gross_amount - sale_discount_amount) as sales_amount,
+        sum(return_amount) as return_amount,
+        sum(net_amount) as net_amount
+    from lines
+    group by customer_id, recorded_date
+)
+
+select * from daily

@@ -1,0 +1,152 @@
+{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_window('kpi_date') }}") }}
+
+-- Marketing per day and channel: spend, reach, new customers, CAC, and revenue attributed three
+-- ways. First touch: the channel that acquired the customer. Last touch: the channel of the
+-- customer's latest session in the 7 days up to the order. Linear: the order split equally over
+-- the distinct channels of those sessions. Orders without a session fall back to first touch;
+-- guests without either are 'unknown'. Margin uses the day's unit cost (null without products).
+with spend_rows as (
+    select
+        spend.*,
+        row_number() over (partition by spend_date, channel, campaign order by ingested_date desc) as occurrence
+    from {{ ref('stg_marketing__spend') }} as spend
+    where {{ ingest_filter('ingested_date') }}
+      and {{ window_filter('spend_date') }}
+),
+
+spend as (
+    select spend_date as kpi_date, channel, sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks
+    from spend_rows
+    where occurrence = 1
+    group by spend_date, channel
+),
+
+customers as (
+    select * from {{ ref('int_customers') }}
+),
+
+new_customers as (
+    select
+        first_orders.first_order_date as kpi_date,
+        coalesce(customers.acquisition_channel, 'unknown') as channel,
+        count(*) as new_customers
+    from {{ ref('int_first_orders') }} as first_orders
+    left join customers on first_orders.customer_id = customers.customer_id
+    where {{ window_filter('first_orders.first_order_date') }}
+    group by first_orders.first_order_date, coalesce(customers.acquisition_channel, 'unknown')
+),
+
+costs as (
+    select product_id, snapshot_date, max(unit_cost) as unit_cost
+    from {{ ref('stg_catalog__products') }}
+    where {{ ingest_filter('ingested_date') }}
+    group by product_id, snapshot_date
+),
+
+has_costs as (
+    select count(*) > 0 as present from (select product_id from costs limit 1) as probe
+),
+
+orders as (
+    select
+        lines.order_id,
+        lines.customer_id,
+        lines.recorded_date as kpi_date,
+        min(lines.ordered_at) as ordered_at,
+        sum(lines.gross_amount - lines.sale_discount_amount) as order_value,
+        sum(lines.gross_amount - lines.sale_discount_amount - lines.quantity * coalesce(costs.unit_cost, 0)) as order_margin
+    from {{ ref('int_order_lines') }} as lines
+    left join costs on lines.product_id = costs.product_id and lines.recorded_date = costs.snapshot_date
+    where lines.line_type = 'sale'
+      and {{ window_filter('lines.recorded_date') }}
+    group by lines.order_id, lines.customer_id, lines.recorded_date
+),
+
+touches as (
+    select
+        orders.order_id,
+        sessions.channel,
+        row_number() over (
+            partition by orders.order_id order by sessions.started_at desc, sessions.session_id desc
+        ) as recency_rank
+    from orders
+    inner join {{ ref('int_sessions') }} as sessions
+        on sessions.customer_id = orders.customer_id
+        and sessions.started_at <= orders.ordered_at
+        and sessions.session_date >= {{ dbt.dateadd('day', -6, 'orders.kpi_date') }}
+    where {{ window_filter('sessions.session_date', 6) }}
+),
+
+touch_channels as (
+    select order_id, channel, count(*) over (partition by order_id) as channels
+    from (select distinct order_id, channel from touches) as distinct_touches
+),
+
+attribution as (
+    select orders.kpi_date, coalesce(customers.acquisition_channel, 'unknown') as channel, 'first_touch' as model,
+           orders.order_value as revenue, orders.order_margin as margin
+    from orders
+    left join customers on orders.customer_id = customers.customer_id
+    union all
+    select orders.kpi_date, coalesce(touches.channel, customers.acquisition_channel, 'unknown'), 'last_touch',
+           orders.order_value, orders.order_margin
+    from orders
+    left join touches on orders.order_id = touches.order_id and touches.recency_rank = 1
+    left join customers on orders.customer_id = customers.customer_id
+    union all
+    select orders.kpi_date, coalesce(touch_channels.channel, customers.acquisition_channel, 'unknown'), 'linear',
+           orders.order_value / coalesce(touch_channels.channels, 1), orders.order_margin / coalesce(touch_channels.channels, 1)
+    from orders
+    left join touch_channels on orders.order_id = touch_channels.order_id
+    left join customers on orders.customer_id = customers.customer_id
+),
+
+attributed as (
+    select
+        kpi_date,
+        channel,
+        sum(case when model = 'first_touch' then revenue else 0 end) as revenue_first_touch,
+        sum(case when model = 'last_touch' then revenue else 0 end) as revenue_last_touch,
+        sum(case when model = 'linear' then revenue else 0 end) as revenue_linear,
+        sum(case when model = 'last_touch' then margin else 0 end) as margin_last_touch
+    from attribution
+    group by kpi_date, channel
+),
+
+keys as (
+    select kpi_date, channel from spend
+    union
+    select kpi_date, channel from new_customers
+    union
+    select kpi_date, channel from attributed
+),
+
+final as (
+    select
+        keys.kpi_date,
+        keys.channel,
+        coalesce(spend.spend, 0) as spend,
+        coalesce(spend.impressions, 0) as impressions,
+        coalesce(spend.clicks, 0) as clicks,
+        {{ safe_divide('cast(spend.clicks as double)', 'spend.impressions') }} as ctr,
+        coalesce(new_customers.new_customers, 0) as new_customers,
+        cast({{ safe_divide('spend.spend', 'new_customers.new_customers') }} as decimal(18, 2)) as cac,
+        cast(coalesce(attributed.revenue_first_touch, 0) as decimal(18, 2)) as revenue_first_touch,
+        cast(coalesce(attributed.revenue_last_touch, 0) as decimal(18, 2)) as revenue_last_touch,
+        cast(coalesce(attributed.revenue_linear, 0) as decimal(18, 2)) as revenue_linear,
+        case when has_costs.present then cast(coalesce(attributed.margin_last_touch, 0) as decimal(18, 2)) end
+            as margin_last_touch,
+        {{ safe_divide('cast(attributed.revenue_last_touch as double)', 'spend.spend') }} as roas,
+        {{ safe_divide('cast(attributed.revenue_first_touch as double)', 'spend.spend') }} as roas_first_touch,
+        {{ safe_divide('cast(attributed.revenue_linear as double)', 'spend.spend') }} as roas_linear,
+        case when has_costs.present
+             then {{ safe_divide('cast(coalesce(attributed.margin_last_touch, 0) - spend.spend as double)', 'spend.spend') }}
+        end as marketing_roi
+    from keys
+    cross join has_costs
+    left join spend on keys.kpi_date = spend.kpi_date and keys.channel = spend.channel
+    left join new_customers on keys.kpi_date = new_customers.kpi_date and keys.channel = new_customers.channel
+    left join attributed on keys.kpi_date = attributed.kpi_date and keys.channel = attributed.channel
+)
+
+select * from final

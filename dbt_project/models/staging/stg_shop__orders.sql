@@ -1,0 +1,26 @@
+with source as (
+    select * from {{ source('raw', 'orders') }}
+),
+
+renamed as (
+    select
+        order_line_id,
+        order_id,
+        customer_id,
+        ordered_at,
+        recorded_at,
+        cast(recorded_at as date) as recorded_date,
+        cast(ordered_at as date) as order_date,
+        status,
+        product_id,
+        quantity,
+        unit_price,
+        coalesce(discount_amount, 0) as discount_amount,
+        order_channel,
+        original_line_id,
+        dt as ingested_date,
+        _record_number as record_number
+    from source
+)
+
+select * from renamed
