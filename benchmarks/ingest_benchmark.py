@@ -87,7 +87,7 @@ def bare_duckdb(landing: Path, out: Path) -> float:
 def platform_pass(landing: Path, work: Path, n_days: int) -> dict:
     """Collection + storage over the first n_days; runs in a child process (for its peak RSS)."""
     from lakehouse.contracts import load_contracts
-    from lakehouse.ingest import collect_partition
+    from lakehouse.ingest import collect_partitions
     from lakehouse.warehouse import load_days
 
     shutil.rmtree(work, ignore_errors=True)
@@ -96,9 +96,10 @@ def platform_pass(landing: Path, work: Path, n_days: int) -> dict:
     days = days_of(n_days)
     t0 = time.perf_counter()
     read = loaded = quarantined = 0
-    for day in days:
-        for contract in contracts.values():
-            r = collect_partition(contract, day, landing, work / "lake", memory_limit="512MB")
+    for contract in contracts.values():
+        for _, r in collect_partitions(contract, days, landing, work / "lake"):
+            if isinstance(r, Exception):
+                raise r
             read += r.rows_read
             loaded += r.rows_loaded
             quarantined += r.rows_quarantined

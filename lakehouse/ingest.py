@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,7 +147,7 @@ def _has_data_lines(path: Path, fmt: str) -> bool:
 # ------------------------------------------------------------------ SQL building
 def _clean(expr: str, tokens: tuple[str, ...]) -> str:
     token_list = ", ".join(lit(t) for t in tokens) or "''"
-    return f"case when {expr} is null or trim({expr}) in ({token_list}) then null else trim({expr}) end"
+    return f"case when trim({expr}) in ({token_list}) then null else trim({expr}) end"
 
 
 def _typed(col: Column, v: str, contract: Contract) -> str:
@@ -374,8 +375,7 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
             out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
             files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
             valid_query = (f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
-                           f"record_number as _record_number from classified where is_valid "
-                           f"order by file_id, record_number")
+                           f"record_number as _record_number from classified where is_valid")
             quarantine_query = f"""
                 select list_extract({files_list}, file_id + 1) as source_file, record_number,
                        line_number, reason, nullif(split_part(reason, ':', 2), '') as "column", detail,
@@ -448,3 +448,25 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
     finally:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def collect_partitions(contract: Contract, days: list[dt.date], landing: Path, lake: Path, workers: int = 2,
+                       memory_limit: str = "384MB") -> list[tuple[dt.date, PartitionResult | Exception]]:
+    """Collect several days of one source, ``workers`` at a time, in day order.
+
+    Each day succeeds or fails on its own: the result for a day is its :class:`PartitionResult`
+    or the :class:`FileProblem` / :class:`MissingSource` that stopped it. With more than one
+    worker each DuckDB connection uses one thread, so the machine's cores work on different days.
+    """
+
+    def one(day: dt.date) -> tuple[dt.date, PartitionResult | Exception]:
+        try:
+            return day, collect_partition(contract, day, landing, lake, memory_limit=memory_limit,
+                                          threads=1 if workers > 1 else None)
+        except (FileProblem, MissingSource) as exc:
+            return day, exc
+
+    if workers <= 1 or len(days) <= 1:
+        return [one(d) for d in days]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, days))

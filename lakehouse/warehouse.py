@@ -23,10 +23,11 @@ class LakePartitionMissing(RuntimeError):
     """A day to load has no raw-lake partition yet."""
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    config = {"memory_limit": memory_limit, "preserve_insertion_order": False} if memory_limit else {}
+    return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, contract: Contract, schema: str = "raw") -> None:
@@ -47,7 +48,7 @@ def ensure_table(con: duckdb.DuckDBPyConnection, contract: Contract, schema: str
 
 
 def load_days(warehouse_path: Path, lake: Path, contract: Contract, days: list[dt.date],
-              schema: str = "raw") -> dict[dt.date, int]:
+              schema: str = "raw", memory_limit: str = "768MB") -> dict[dt.date, int]:
     """Replace the given days of ``raw.<source>`` with the raw-lake partitions. Returns rows per day."""
     files = [partition_path(lake / "raw", contract.source, d) for d in days]
     missing = [d.isoformat() for d, f in zip(days, files) if not f.exists()]
@@ -55,7 +56,7 @@ def load_days(warehouse_path: Path, lake: Path, contract: Contract, days: list[d
         raise LakePartitionMissing(
             f"raw lake has no {contract.source} partition for {missing[:5]}{' ...' if len(missing) > 5 else ''}: "
             f"materialise lake/{contract.source} for those days first")
-    con = connect(warehouse_path)
+    con = connect(warehouse_path, memory_limit=memory_limit)
     try:
         con.execute("BEGIN TRANSACTION")
         ensure_table(con, contract, schema)

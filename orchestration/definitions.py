@@ -10,6 +10,7 @@ import dagster as dg
 from lakehouse.contracts import load_contracts
 from orchestration.collection import build_collection_assets
 from orchestration.partitions import daily_partitions
+from orchestration.processing import build_dbt_assets, dbt_resource
 from orchestration.resources import LakeResource, WarehouseResource
 from orchestration.settings import Settings, get_settings
 from orchestration.storage import build_storage_assets
@@ -20,7 +21,11 @@ PLATFORM_JOB = "platform_daily"
 def build_definitions(settings: Settings) -> dg.Definitions:
     contracts = load_contracts(settings.contracts_dir, settings.mappings_dir)
     partitions = daily_partitions(settings)
-    assets = [*build_collection_assets(contracts, partitions), *build_storage_assets(contracts, partitions)]
+    assets = [
+        *build_collection_assets(contracts, partitions),
+        *build_storage_assets(contracts, partitions),
+        *build_dbt_assets(partitions),
+    ]
     platform_job = dg.define_asset_job(
         PLATFORM_JOB,
         selection=dg.AssetSelection.all(),
@@ -38,6 +43,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 mappings_dir=str(settings.mappings_dir) if settings.mappings_dir else None,
             ),
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+            "dbt": dbt_resource(),
         },
     )
 

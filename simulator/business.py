@@ -379,7 +379,7 @@ class Business:
         surveyed = real_buyers[rng.random(real_buyers.size) < 0.12]
         self.pending_nps.setdefault(day + dt.timedelta(days=7), []).append(surveyed)
         answering = np.concatenate(self.pending_nps.pop(day, [np.array([], dtype=np.int64)])).astype(np.int64)
-        score = np.clip(np.round(rng.normal(7.2 + 1.1 * self.c_satisfaction[answering]
+        score = np.clip(np.round(rng.normal(8.1 + 1.1 * self.c_satisfaction[answering]
                                             - 1.5 * self.c_open_tickets[answering], 1.4)), 0, 10).astype(np.int64)
         self.c_nps[answering] = score
         bucket = np.where(score <= 6, "detractor", np.where(score <= 8, "passive", "promoter"))

@@ -44,10 +44,13 @@
 {#-
   Pre-hook of every windowed incremental model: delete the window's rows, so the append that
   follows replaces the window exactly (rows that vanished from the source vanish here too).
+  An incremental run without a window rebuilds every day, so it first deletes every row.
 -#}
 {% macro delete_window(column) -%}
     {%- if has_window() -%}
         delete from {{ this }} where cast({{ column }} as date) between cast({{ window_start() }} as date) and {{ window_end() }}
+    {%- elif is_incremental() -%}
+        delete from {{ this }}
     {%- else -%}
         select 1
     {%- endif -%}

@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from lakehouse.contracts import Contract
-from lakehouse.ingest import FileProblem, MissingSource, PartitionResult, collect_partition
+from lakehouse.ingest import PartitionResult, collect_partitions
 from orchestration.partitions import run_days
 from orchestration.resources import LakeResource
 
@@ -53,12 +53,10 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         current = lake.contracts()[source]
         results: list[PartitionResult] = []
         failures: list[str] = []
-        for day in run_days(context):
-            try:
-                result = collect_partition(current, day, lake.landing, lake.lake)
-            except (FileProblem, MissingSource) as exc:
-                context.log.error(f"{source} {day}: {exc}")
-                failures.append(f"{day}: {exc}")
+        for day, result in collect_partitions(current, run_days(context), lake.landing, lake.lake):
+            if isinstance(result, Exception):
+                context.log.error(f"{source} {day}: {result}")
+                failures.append(f"{day}: {result}")
                 continue
             results.append(result)
             context.log.info(f"{source} {day}: read {result.rows_read}, loaded {result.rows_loaded}, "

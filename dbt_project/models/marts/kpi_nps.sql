@@ -1,0 +1,33 @@
+-- Net Promoter Score per week and per month: % promoters (9-10) minus % detractors (0-6).
+-- Weeks start on Monday. Empty when no NPS source is provided.
+with responses as (
+    select * from {{ ref('stg_feedback__nps') }}
+),
+
+deduplicated as (
+    select * from (
+        select responses.*, row_number() over (partition by response_id order by ingested_date) as occurrence
+        from responses
+    ) as ranked
+    where occurrence = 1
+),
+
+final as (
+    {% for grain in ['week', 'month'] %}
+    select
+        '{{ grain }}' as period_grain,
+        cast({{ dbt.date_trunc(grain, 'response_date') }} as date) as period_start,
+        count(*) as responses,
+        sum(case when nps_group = 'promoter' then 1 else 0 end) as promoters,
+        sum(case when nps_group = 'passive' then 1 else 0 end) as passives,
+        sum(case when nps_group = 'detractor' then 1 else 0 end) as detractors,
+        avg(cast(score as double)) as avg_score,
+        100.0 * (sum(case when nps_group = 'promoter' then 1 else 0 end)
+                 - sum(case when nps_group = 'detractor' then 1 else 0 end)) / count(*) as nps
+    from deduplicated
+    group by 1, 2
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+)
+
+select * from final

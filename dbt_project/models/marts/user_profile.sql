@@ -1,0 +1,104 @@
+-- One row per known customer: who they are (no PII), how they buy, which segment they are in.
+-- Customers come from the customer master, orders and events, so every deployment (orders only
+-- included) gets a profile for every customer it has seen. churn_risk and churn_risk_decile are
+-- filled by the retention model and null until it has scored.
+with customers as (
+    select * from {{ ref('int_customers') }}
+),
+
+lifecycle as (
+    select * from {{ ref('int_customer_lifecycle') }}
+),
+
+as_of as (
+    select max(activity_date) as as_of_date from {{ ref('int_customer_order_days') }}
+),
+
+activity as (
+    select
+        activity.customer_id,
+        max(activity.activity_date) as last_active_date,
+        sum(activity.transaction_events) as transaction_events_90d,
+        sum(activity.social_events) as social_events_90d,
+        sum(activity.content_events) as content_events_90d
+    from {{ ref('int_customer_daily_activity') }} as activity
+    cross join as_of
+    where activity.activity_date > {{ dbt.dateadd('day', -90, 'as_of.as_of_date') }}
+    group by activity.customer_id
+),
+
+latest_nps as (
+    select customer_id, score, nps_group, response_date
+    from (
+        select
+            nps.*,
+            row_number() over (partition by customer_id order by responded_at desc, response_id desc) as recency_rank
+        from {{ ref('stg_feedback__nps') }} as nps
+    ) as ranked
+    where recency_rank = 1
+),
+
+complaints as (
+    select
+        customer_id,
+        count(distinct ticket_id) as complaints,
+        count(distinct case when status = 'open' then ticket_id end) as open_complaints
+    from {{ ref('stg_feedback__tickets') }}
+    group by customer_id
+),
+
+everyone as (
+    select customer_id from customers
+    union
+    select customer_id from lifecycle
+    union
+    select customer_id from {{ ref('int_customer_daily_activity') }}
+),
+
+final as (
+    select
+        everyone.customer_id,
+        customers.signup_date,
+        customers.city,
+        coalesce(customers.acquisition_channel, 'unknown') as acquisition_channel,
+        lifecycle.first_order_date,
+        lifecycle.last_order_date,
+        coalesce(lifecycle.orders, 0) as orders,
+        cast(coalesce(lifecycle.sales_amount, 0) as decimal(18, 2)) as sales_amount,
+        cast(coalesce(lifecycle.net_revenue, 0) as decimal(18, 2)) as net_revenue,
+        lifecycle.recency_days,
+        coalesce(lifecycle.lifecycle_stage, 'prospect') as lifecycle_stage,
+        lifecycle.r_score,
+        lifecycle.f_score,
+        lifecycle.m_score,
+        coalesce(lifecycle.rfm_segment, 'prospect') as rfm_segment,
+        coalesce(lifecycle.value_tier, 'none') as value_tier,
+        case
+            when coalesce(activity.transaction_events_90d, 0) + coalesce(activity.social_events_90d, 0)
+                 + coalesce(activity.content_events_90d, 0) = 0 then null
+            when activity.transaction_events_90d >= activity.social_events_90d
+                 and activity.transaction_events_90d >= activity.content_events_90d then 'transaction'
+            when activity.social_events_90d >= activity.content_events_90d then 'social'
+            else 'content'
+        end as scene_affinity,
+        coalesce(activity.transaction_events_90d, 0) as transaction_events_90d,
+        coalesce(activity.social_events_90d, 0) as social_events_90d,
+        coalesce(activity.content_events_90d, 0) as content_events_90d,
+        activity.last_active_date,
+        latest_nps.score as latest_nps_score,
+        latest_nps.nps_group as latest_nps_group,
+        coalesce(complaints.complaints, 0) as complaints,
+        coalesce(complaints.open_complaints, 0) as open_complaints,
+        cast(null as double) as churn_risk,
+        cast(null as integer) as churn_risk_decile,
+        as_of.as_of_date
+    from everyone
+    cross join as_of
+    left join customers on everyone.customer_id = customers.customer_id
+    left join lifecycle on everyone.customer_id = lifecycle.customer_id
+    left join activity on everyone.customer_id = activity.customer_id
+    left join latest_nps on everyone.customer_id = latest_nps.customer_id
+    left join complaints on everyone.customer_id = complaints.customer_id
+)
+
+select * from final

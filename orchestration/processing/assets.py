@@ -1,0 +1,123 @@
+"""dbt models as assets in the `processing` group, split by how they are materialised.
+
+- `dbt_views`: seeds and staging views (cheap, unpartitioned).
+- `dbt_daily`: incremental models, partitioned by day. A run (or a single-run backfill) passes its
+  window to dbt as `start_date`/`end_date`; each model replaces exactly that window.
+- `dbt_marts`: full tables rebuilt from the incremental models (profiles, cohorts, CLV, monthly KPIs).
+
+Every group writes the warehouse, so all run in the `warehouse` pool. dbt tests become asset
+checks; error-severity tests are blocking, so downstream assets do not run when one fails.
+"""
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from orchestration.processing.project import DBT_DIR, dbt_executable, dbt_project
+from orchestration.resources import WarehouseResource
+from orchestration.storage.assets import WAREHOUSE_POOL
+
+
+class PlatformDbtTranslator(DagsterDbtTranslator):
+    """Sources map onto the storage assets (raw/<table>); models get their layer as key prefix."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = (manifest.get("nodes", {}) | manifest.get("sources", {})).get(unique_id, {})
+        if node.get("resource_type") == "source":
+            return spec.replace_attributes(key=dg.AssetKey([node["schema"], node["name"]]))
+        layer = node.get("fqn", ["", "model"])[1] if node.get("resource_type") == "model" else "reference"
+        return spec.replace_attributes(
+            key=dg.AssetKey([layer, node["name"]]),
+            group_name="processing",
+            owners=["team:analytics-engineering"],
+        ).merge_attributes(kinds={"duckdb"})
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=os.fspath(DBT_DIR), profiles_dir=os.fspath(DBT_DIR),
+                          dbt_executable=dbt_executable())
+
+
+def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
+    """Add row counts and the column schema, read after dbt has released the warehouse."""
+    with warehouse.connect(read_only=True) as con:
+        for event in events:
+            key = getattr(event, "asset_key", None)
+            if isinstance(event, (dg.Output, dg.AssetMaterialization)) and key is not None or (
+                    isinstance(event, dg.Output) and event.output_name):
+                relation = _relation_for(event)
+                if relation is not None:
+                    schema, table = relation
+                    cols = con.execute(
+                        "select column_name, data_type from information_schema.columns "
+                        "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table]).fetchall()
+                    if cols:
+                        rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+                        event = event.with_metadata({
+                            **event.metadata,
+                            "dagster/row_count": int(rows),
+                            "dagster/column_schema": dg.TableSchema(
+                                columns=[dg.TableColumn(name, dtype.lower()) for name, dtype in cols]),
+                            "dagster/table_name": f"warehouse.{schema}.{table}",
+                        })
+            yield event
+
+
+def _relation_for(event) -> tuple[str, str] | None:
+    meta = event.metadata or {}
+    relation = meta.get("dagster_dbt/relation") or meta.get("relation_name")
+    text = getattr(relation, "value", relation)
+    if isinstance(text, str) and "." in text:
+        parts = [p.strip('"') for p in text.split(".")]
+        return parts[-2], parts[-1]
+    key = getattr(event, "asset_key", None)
+    if key is not None and len(key.path) == 2:
+        return key.path[0], key.path[1]
+    return None
+
+
+def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+             args: list[str]) -> Iterator:
+    # The dbt profile reads the warehouse path from this variable (dbt_project/profiles.yml).
+    os.environ["DMP_DBT_DUCKDB_PATH"] = str(warehouse.file)
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    events = list(invocation.stream())
+    yield from _table_metadata(warehouse, events)
+    if not invocation.is_successful():
+        raise dg.Failure(description="dbt build failed; see the dbt log above for the model or test that failed.",
+                         metadata={"dbt_args": " ".join(args)})
+
+
+def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    project = dbt_project()
+    translator = PlatformDbtTranslator()
+
+    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_views",
+                select="resource_type:seed config.materialized:view", dagster_dbt_translator=translator,
+                pool=WAREHOUSE_POOL)
+    def dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _run_dbt(context, dbt, warehouse, ["build"])
+
+    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_daily",
+                select="config.materialized:incremental", dagster_dbt_translator=translator,
+                partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
+    def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        window = context.partition_time_window
+        start = window.start.date()
+        end = window.end.date() - dt.timedelta(days=1)
+        dbt_vars = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+        context.log.info(f"dbt window {start}..{end} (plus the look-back for late rows)")
+        yield from _run_dbt(context, dbt, warehouse, ["build", "--vars", json.dumps(dbt_vars)])
+
+    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_marts",
+                select="config.materialized:table", dagster_dbt_translator=translator, pool=WAREHOUSE_POOL)
+    def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from _run_dbt(context, dbt, warehouse, ["build"])
+
+    return [dbt_views, dbt_daily, dbt_marts]
