@@ -36,14 +36,18 @@
     case when {{ orders }} >= 5 then 5 when {{ orders }} >= 1 then {{ orders }} else 1 end
 {%- endmacro %}
 
-{#- Named RFM segment from the recency and frequency scores (first matching rule wins). -#}
+{#-
+  Named RFM segment from the recency and frequency scores; the first matching rule wins:
+  champions (R>=4, F>=4), at_risk (R<=2, F>=3: good customers slipping away), loyal_customers (F>=4),
+  potential_loyalists (R>=4, F>=2), new_customers (R>=4, F=1), hibernating (R<=2), needs_attention.
+-#}
 {% macro rfm_segment(r, f) -%}
     case
         when {{ r }} >= 4 and {{ f }} >= 4 then 'champions'
+        when {{ r }} <= 2 and {{ f }} >= 3 then 'at_risk'
         when {{ f }} >= 4 then 'loyal_customers'
         when {{ r }} >= 4 and {{ f }} >= 2 then 'potential_loyalists'
         when {{ r }} >= 4 then 'new_customers'
-        when {{ r }} <= 2 and {{ f }} >= 3 then 'at_risk'
         when {{ r }} <= 2 then 'hibernating'
         else 'needs_attention'
     end

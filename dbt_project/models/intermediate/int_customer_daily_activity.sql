@@ -13,10 +13,10 @@ daily as (
         event_date as activity_date,
         count(*) as events,
         count(distinct session_id) as sessions,
-        sum(case when scene = 'transaction' then 1 else 0 end) as transaction_events,
-        sum(case when scene = 'social' then 1 else 0 end) as social_events,
-        sum(case when scene = 'content' then 1 else 0 end) as content_events,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_events
+        cast(sum(case when scene = 'transaction' then 1 else 0 end) as bigint) as transaction_events,
+        cast(sum(case when scene = 'social' then 1 else 0 end) as bigint) as social_events,
+        cast(sum(case when scene = 'content' then 1 else 0 end) as bigint) as content_events,
+        cast(sum(case when event_type = 'purchase' then 1 else 0 end) as bigint) as purchase_events
     from events
     group by customer_id, event_date
 )

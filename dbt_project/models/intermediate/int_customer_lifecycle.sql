@@ -16,10 +16,10 @@ history as (
         as_of.as_of_date,
         min(case when completed_orders > 0 then activity_date end) as first_order_date,
         max(case when completed_orders > 0 then activity_date end) as last_order_date,
-        sum(completed_orders) as orders,
-        sum(sales_amount) as sales_amount,
-        sum(return_amount) as return_amount,
-        sum(net_amount) as net_revenue,
+        cast(sum(completed_orders) as bigint) as orders,
+        cast(sum(sales_amount) as decimal(18, 2)) as sales_amount,
+        cast(sum(return_amount) as decimal(18, 2)) as return_amount,
+        cast(sum(net_amount) as decimal(18, 2)) as net_revenue,
         sum(case when completed_orders > 0
                   and activity_date > {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }} then 1 else 0 end) as order_days_last_30,
         sum(case when completed_orders > 0

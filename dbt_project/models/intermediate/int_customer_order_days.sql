@@ -13,9 +13,9 @@ daily as (
         customer_id,
         recorded_date as activity_date,
         count(distinct case when line_type = 'sale' then order_id end) as completed_orders,
-        sum(gross_amount - sale_discount_amount) as sales_amount,
-        sum(return_amount) as return_amount,
-        sum(net_amount) as net_amount
+        cast(sum(gross_amount - sale_discount_amount) as decimal(18, 2)) as sales_amount,
+        cast(sum(return_amount) as decimal(18, 2)) as return_amount,
+        cast(sum(net_amount) as decimal(18, 2)) as net_amount
     from lines
     group by customer_id, recorded_date
 )

@@ -34,10 +34,12 @@ final as (
         discount_amount,
         order_channel,
         original_line_id,
-        case when status = 'completed' then quantity * unit_price else 0 end as gross_amount,
-        case when status = 'completed' then discount_amount else 0 end as sale_discount_amount,
-        case when status = 'returned' then -(quantity * unit_price - discount_amount) else 0 end as return_amount,
-        case when status in ('completed', 'returned') then quantity * unit_price - discount_amount else 0 end as net_amount,
+        cast(case when status = 'completed' then quantity * unit_price else 0 end as decimal(18, 2)) as gross_amount,
+        cast(case when status = 'completed' then discount_amount else 0 end as decimal(18, 2)) as sale_discount_amount,
+        cast(case when status = 'returned' then -(quantity * unit_price - discount_amount) else 0 end as decimal(18, 2))
+            as return_amount,
+        cast(case when status in ('completed', 'returned') then quantity * unit_price - discount_amount else 0 end
+             as decimal(18, 2)) as net_amount,
         ingested_date
     from ranked
     where occurrence = 1

@@ -125,9 +125,9 @@ final as (
     select
         keys.kpi_date,
         keys.channel,
-        coalesce(spend.spend, 0) as spend,
-        coalesce(spend.impressions, 0) as impressions,
-        coalesce(spend.clicks, 0) as clicks,
+        cast(coalesce(spend.spend, 0) as decimal(18, 2)) as spend,
+        cast(coalesce(spend.impressions, 0) as bigint) as impressions,
+        cast(coalesce(spend.clicks, 0) as bigint) as clicks,
         {{ safe_divide('cast(spend.clicks as double)', 'spend.impressions') }} as ctr,
         coalesce(new_customers.new_customers, 0) as new_customers,
         cast({{ safe_divide('spend.spend', 'new_customers.new_customers') }} as decimal(18, 2)) as cac,

@@ -41,7 +41,7 @@ final as (
         profiles.rfm_segment,
         count(*) as customers,
         {% for days in [30, 90, 180, 365] %}
-        sum(per_customer.matured_{{ days }}d) as matured_{{ days }}d,
+        cast(sum(per_customer.matured_{{ days }}d) as bigint) as matured_{{ days }}d,
         cast(sum(case when per_customer.matured_{{ days }}d = 1 then per_customer.value_{{ days }}d end)
              / nullif(sum(per_customer.matured_{{ days }}d), 0) as decimal(18, 2)) as clv_{{ days }}d{% if not loop.last %},{% endif %}
         {% endfor %}

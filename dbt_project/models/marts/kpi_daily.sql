@@ -66,11 +66,11 @@ tracking as (
 final as (
     select
         sales.kpi_date,
-        sales.gross_revenue,
-        sales.discounts,
-        sales.gross_revenue - sales.discounts as sales_amount,
-        sales.returns_amount,
-        sales.net_revenue,
+        cast(sales.gross_revenue as decimal(18, 2)) as gross_revenue,
+        cast(sales.discounts as decimal(18, 2)) as discounts,
+        cast(sales.gross_revenue - sales.discounts as decimal(18, 2)) as sales_amount,
+        cast(sales.returns_amount as decimal(18, 2)) as returns_amount,
+        cast(sales.net_revenue as decimal(18, 2)) as net_revenue,
         sales.orders,
         sales.guest_orders,
         sales.buyers,
@@ -78,12 +78,12 @@ final as (
         coalesce(new_customers.new_customers, 0) as new_customers,
         coalesce(returning_buyers.returning_buyers, 0) as returning_buyers,
         {{ safe_divide('cast(coalesce(returning_buyers.returning_buyers, 0) as double)', 'sales.buyers') }} as repurchase_rate,
-        sales.units_sold,
-        sales.units_returned,
+        cast(sales.units_sold as bigint) as units_sold,
+        cast(sales.units_returned as bigint) as units_returned,
         {{ safe_divide('cast(sales.units_returned as double)', 'sales.units_sold') }} as return_rate,
         case when tracking.has_events then coalesce(activity.active_users, 0) end as active_users,
         case when tracking.has_events then coalesce(sessions.sessions, 0) end as sessions,
-        case when tracking.has_events then coalesce(sessions.purchase_sessions, 0) end as purchase_sessions,
+        case when tracking.has_events then cast(coalesce(sessions.purchase_sessions, 0) as bigint) end as purchase_sessions,
         case when tracking.has_events
              then {{ safe_divide('cast(sessions.purchase_sessions as double)', 'sessions.sessions') }} end as conversion_rate
     from sales

@@ -18,9 +18,9 @@ final as (
         '{{ grain }}' as period_grain,
         cast({{ dbt.date_trunc(grain, 'response_date') }} as date) as period_start,
         count(*) as responses,
-        sum(case when nps_group = 'promoter' then 1 else 0 end) as promoters,
-        sum(case when nps_group = 'passive' then 1 else 0 end) as passives,
-        sum(case when nps_group = 'detractor' then 1 else 0 end) as detractors,
+        cast(sum(case when nps_group = 'promoter' then 1 else 0 end) as bigint) as promoters,
+        cast(sum(case when nps_group = 'passive' then 1 else 0 end) as bigint) as passives,
+        cast(sum(case when nps_group = 'detractor' then 1 else 0 end) as bigint) as detractors,
         avg(cast(score as double)) as avg_score,
         100.0 * (sum(case when nps_group = 'promoter' then 1 else 0 end)
                  - sum(case when nps_group = 'detractor' then 1 else 0 end)) / count(*) as nps

@@ -37,7 +37,7 @@ final as (
     select
         '{{ grain }}' as cohort_grain,
         sizes.cohort_start,
-        activity.periods_since,
+        cast(activity.periods_since as integer) as periods_since,
         sizes.cohort_size,
         activity.active_customers,
         cast(activity.active_customers as double) / sizes.cohort_size as retention_rate
