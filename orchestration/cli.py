@@ -98,6 +98,7 @@ def summary(settings: Settings) -> str:
             in_wh = wh.execute(f'select count(*) from raw."{source}"').fetchone()[0] if exists else 0
         lines.append(f"{source:<17}{count('raw'):>12,}{count('quarantine'):>13,}{in_wh:>16,}")
     if wh is not None:
+        lines += ["", *headline_kpis(wh)]
         wh.close()
     lines += [
         "",
@@ -108,6 +109,37 @@ def summary(settings: Settings) -> str:
         "open the UI  : make ui   (then http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
+
+
+def headline_kpis(con) -> list[str]:
+    """Monthly headline KPIs against targets and the customer segments, from the marts."""
+    has = {r[0] for r in con.execute("select table_name from information_schema.tables "
+                                     "where table_schema = 'marts'").fetchall()}
+    if "kpi_monthly" not in has:
+        return ["(marts not built yet)"]
+    kpis = ["net_revenue", "orders", "aov", "new_customers", "active_users", "conversion_rate",
+            "repurchase_rate", "cac", "roas", "nps", "month1_retention"]
+    rows = con.execute("select kpi_month, kpi, value, target, meets_target from marts.kpi_monthly "
+                       "order by kpi_month, kpi").fetchall()
+    months = sorted({r[0] for r in rows})
+    table = {(r[0], r[1]): r for r in rows}
+    out = ["headline KPIs by month (value / target; * = target missed)",
+           f"{'kpi':<17}" + "".join(f"{str(m)[:7]:>22}" for m in months)]
+    for kpi in kpis:
+        cells = []
+        for m in months:
+            _, _, value, target, met = table.get((m, kpi), (None, None, None, None, None))
+            if value is None:
+                cells.append(f"{'n/a':>22}")
+                continue
+            fmt = (lambda v: f"{v:,.0f}") if abs(target or value) >= 100 else (lambda v: f"{v:.3g}")
+            text = f"{fmt(value)} / {fmt(target) if target is not None else '-'}{'*' if met is False else ' '}"
+            cells.append(f"{text:>22}")
+        out.append(f"{kpi:<17}" + "".join(cells))
+    if "user_profile" in has:
+        stages = con.execute("select lifecycle_stage, count(*) from marts.user_profile group by 1 order by 2 desc").fetchall()
+        out += ["", "customers by lifecycle stage: " + ", ".join(f"{s} {n:,}" for s, n in stages)]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,8 +4,9 @@
   window_filter(column, extra_days): `column` falls in [start_date - lookback_days - extra_days, end_date]
   when the run has a window and the model already exists; always true otherwise (first build or full
   refresh). extra_days reaches further back for trailing measures.
-  ingest_filter(column): the raw partitions (`dt`) that can hold rows of that window: from the
-  window's first day to its last day plus the allowed lateness.
+  ingest_filter(column, extra_days): the raw partitions (`dt`) that can hold rows of that window
+  (reaching extra_days further back): from the window's first day to its last day plus the
+  allowed lateness.
 -#}
 {% macro has_window() -%}
     {{ return(is_incremental() and var('start_date') is not none and var('end_date') is not none) }}
@@ -27,9 +28,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro ingest_filter(column='dt') -%}
+{% macro ingest_filter(column='dt', extra_days=0) -%}
     {%- if has_window() -%}
-        {{ column }} between cast({{ window_start() }} as date)
+        {{ column }} between cast({{ dbt.dateadd('day', -1 * (var('lookback_days') + extra_days), "cast('" ~ var('start_date') ~ "' as date)") }} as date)
             and cast({{ dbt.dateadd('day', var('lateness_days'), window_end()) }} as date)
     {%- else -%}
         1 = 1
@@ -54,4 +55,15 @@
     {%- else -%}
         select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#-
+  Money divided by a count, rounded half up to the cent exactly: the division runs on integer
+  cents, so no binary floating-point error can move a half cent (null when the count is 0).
+-#}
+{% macro money_per(amount, count) -%}
+    case when {{ count }} > 0 then
+        cast(cast(floor((cast(round(({{ amount }}) * 100) as bigint) * 2 + {{ count }}) / (2.0 * {{ count }})) as decimal(18, 0))
+             * cast(0.01 as decimal(3, 2)) as decimal(18, 2))
+    end
 {%- endmacro %}

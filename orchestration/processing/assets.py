@@ -10,17 +10,28 @@ checks; error-severity tests are blocking, so downstream assets do not run when 
 """
 
 import datetime as dt
+import functools
 import json
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
+import pydantic
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.processing.project import DBT_DIR, dbt_executable, dbt_project
 from orchestration.resources import WarehouseResource
 from orchestration.storage.assets import WAREHOUSE_POOL
+
+
+class DbtRunConfig(dg.Config):
+    """How a processing run builds its models."""
+
+    full_refresh: bool = pydantic.Field(
+        default=False,
+        description="Rebuild incremental models from all history instead of replacing the run's window.",
+    )
 
 
 class PlatformDbtTranslator(DagsterDbtTranslator):
@@ -44,14 +55,22 @@ def dbt_resource() -> DbtCliResource:
                           dbt_executable=dbt_executable())
 
 
+@functools.cache
+def _relations() -> dict[str, tuple[str, str]]:
+    """dbt unique_id -> (schema, table) of every model and seed, from the manifest."""
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    return {uid: (node["schema"], node.get("alias") or node["name"])
+            for uid, node in manifest["nodes"].items() if node["resource_type"] in {"model", "seed"}}
+
+
 def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
     """Add row counts and the column schema, read after dbt has released the warehouse."""
+    relations = _relations()
     with warehouse.connect(read_only=True) as con:
         for event in events:
-            key = getattr(event, "asset_key", None)
-            if isinstance(event, (dg.Output, dg.AssetMaterialization)) and key is not None or (
-                    isinstance(event, dg.Output) and event.output_name):
-                relation = _relation_for(event)
+            if isinstance(event, dg.Output):
+                uid = getattr(event.metadata.get("unique_id"), "value", None)
+                relation = relations.get(uid)
                 if relation is not None:
                     schema, table = relation
                     cols = con.execute(
@@ -67,19 +86,6 @@ def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
                             "dagster/table_name": f"warehouse.{schema}.{table}",
                         })
             yield event
-
-
-def _relation_for(event) -> tuple[str, str] | None:
-    meta = event.metadata or {}
-    relation = meta.get("dagster_dbt/relation") or meta.get("relation_name")
-    text = getattr(relation, "value", relation)
-    if isinstance(text, str) and "." in text:
-        parts = [p.strip('"') for p in text.split(".")]
-        return parts[-2], parts[-1]
-    key = getattr(event, "asset_key", None)
-    if key is not None and len(key.path) == 2:
-        return key.path[0], key.path[1]
-    return None
 
 
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
@@ -107,7 +113,12 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
     @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_daily",
                 select="config.materialized:incremental", dagster_dbt_translator=translator,
                 partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
-    def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+                  config: DbtRunConfig):
+        if config.full_refresh:
+            context.log.info("full refresh: rebuilding every incremental model from all history")
+            yield from _run_dbt(context, dbt, warehouse, ["build", "--full-refresh"])
+            return
         window = context.partition_time_window
         start = window.start.date()
         end = window.end.date() - dt.timedelta(days=1)

@@ -84,7 +84,7 @@ touch_channels as (
 
 attribution as (
     select orders.kpi_date, coalesce(customers.acquisition_channel, 'unknown') as channel, 'first_touch' as model,
-           orders.order_value as revenue, orders.order_margin as margin
+           cast(orders.order_value as decimal(18, 6)) as revenue, cast(orders.order_margin as decimal(18, 6)) as margin
     from orders
     left join customers on orders.customer_id = customers.customer_id
     union all
@@ -95,7 +95,9 @@ attribution as (
     left join customers on orders.customer_id = customers.customer_id
     union all
     select orders.kpi_date, coalesce(touch_channels.channel, customers.acquisition_channel, 'unknown'), 'linear',
-           orders.order_value / coalesce(touch_channels.channels, 1), orders.order_margin / coalesce(touch_channels.channels, 1)
+           -- Shares are fixed to 6 decimals per row, so sums do not depend on the order of addition.
+           cast(orders.order_value / coalesce(touch_channels.channels, 1) as decimal(18, 6)),
+           cast(orders.order_margin / coalesce(touch_channels.channels, 1) as decimal(18, 6))
     from orders
     left join touch_channels on orders.order_id = touch_channels.order_id
     left join customers on orders.customer_id = customers.customer_id
@@ -130,15 +132,15 @@ final as (
         cast(coalesce(spend.clicks, 0) as bigint) as clicks,
         {{ safe_divide('cast(spend.clicks as double)', 'spend.impressions') }} as ctr,
         coalesce(new_customers.new_customers, 0) as new_customers,
-        cast({{ safe_divide('spend.spend', 'new_customers.new_customers') }} as decimal(18, 2)) as cac,
+        {{ money_per('spend.spend', 'new_customers.new_customers') }} as cac,
         cast(coalesce(attributed.revenue_first_touch, 0) as decimal(18, 2)) as revenue_first_touch,
         cast(coalesce(attributed.revenue_last_touch, 0) as decimal(18, 2)) as revenue_last_touch,
         cast(coalesce(attributed.revenue_linear, 0) as decimal(18, 2)) as revenue_linear,
         case when has_costs.present then cast(coalesce(attributed.margin_last_touch, 0) as decimal(18, 2)) end
             as margin_last_touch,
-        {{ safe_divide('cast(attributed.revenue_last_touch as double)', 'spend.spend') }} as roas,
-        {{ safe_divide('cast(attributed.revenue_first_touch as double)', 'spend.spend') }} as roas_first_touch,
-        {{ safe_divide('cast(attributed.revenue_linear as double)', 'spend.spend') }} as roas_linear,
+        {{ safe_divide('cast(coalesce(attributed.revenue_last_touch, 0) as double)', 'spend.spend') }} as roas,
+        {{ safe_divide('cast(coalesce(attributed.revenue_first_touch, 0) as double)', 'spend.spend') }} as roas_first_touch,
+        {{ safe_divide('cast(coalesce(attributed.revenue_linear, 0) as double)', 'spend.spend') }} as roas_linear,
         case when has_costs.present
              then {{ safe_divide('cast(coalesce(attributed.margin_last_touch, 0) - spend.spend as double)', 'spend.spend') }}
         end as marketing_roi

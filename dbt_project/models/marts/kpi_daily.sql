@@ -74,7 +74,7 @@ final as (
         sales.orders,
         sales.guest_orders,
         sales.buyers,
-        cast({{ safe_divide('sales.gross_revenue - sales.discounts', 'sales.orders') }} as decimal(18, 2)) as aov,
+        {{ money_per('sales.gross_revenue - sales.discounts', 'sales.orders') }} as aov,
         coalesce(new_customers.new_customers, 0) as new_customers,
         coalesce(returning_buyers.returning_buyers, 0) as returning_buyers,
         {{ safe_divide('cast(coalesce(returning_buyers.returning_buyers, 0) as double)', 'sales.buyers') }} as repurchase_rate,

@@ -1,14 +1,15 @@
 {{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_window('kpi_date') }}") }}
 
 -- Stock per product and day with the supply-chain KPIs: units sold, stock value at cost, days of
--- supply (stock / average daily units over the trailing 28 days), stock-out days in the trailing
--- 28 days, and annualised inventory turnover (28-day cost of goods sold / average stock value x 365/28).
+-- supply (stock / average daily units over the trailing 28 calendar days), stock-out days in the
+-- trailing 28 days, and annualised inventory turnover (28-day cost of goods sold / average stock
+-- value x 365/28).
 with stock_rows as (
     select
         inventory.*,
         row_number() over (partition by snapshot_date, product_id order by ingested_date desc) as occurrence
     from {{ ref('stg_catalog__inventory') }} as inventory
-    where {{ ingest_filter('ingested_date') }}
+    where {{ ingest_filter('ingested_date', 27) }}
       and {{ window_filter('snapshot_date', 27) }}
 ),
 
@@ -23,7 +24,7 @@ cost_rows as (
         products.*,
         row_number() over (partition by snapshot_date, product_id order by ingested_date desc) as occurrence
     from {{ ref('stg_catalog__products') }} as products
-    where {{ ingest_filter('ingested_date') }}
+    where {{ ingest_filter('ingested_date', 27) }}
       and {{ window_filter('snapshot_date', 27) }}
 ),
 
@@ -58,15 +59,42 @@ daily as (
     left join sold on stock.snapshot_date = sold.recorded_date and stock.product_id = sold.product_id
 ),
 
+-- Trailing 28 calendar days (not 28 rows), so a missing snapshot cannot stretch the window.
+rolling_sales as (
+    select daily.kpi_date, daily.product_id, sum(sold.units_sold) as units_28d
+    from daily
+    inner join sold
+        on sold.product_id = daily.product_id
+        and sold.recorded_date between {{ dbt.dateadd('day', -27, 'daily.kpi_date') }} and daily.kpi_date
+    where {{ window_filter('daily.kpi_date') }}
+    group by daily.kpi_date, daily.product_id
+),
+
+rolling_stock as (
+    select
+        daily.kpi_date,
+        daily.product_id,
+        sum(history.is_stockout) as stockout_days_28d,
+        sum(history.cogs) as cogs_28d,
+        avg(history.stock_value) as avg_stock_value_28d
+    from daily
+    inner join daily as history
+        on history.product_id = daily.product_id
+        and history.kpi_date between {{ dbt.dateadd('day', -27, 'daily.kpi_date') }} and daily.kpi_date
+    where {{ window_filter('daily.kpi_date') }}
+    group by daily.kpi_date, daily.product_id
+),
+
 rolling as (
     select
         daily.*,
-        avg(cast(units_sold as double)) over w28 as avg_daily_units_28d,
-        sum(is_stockout) over w28 as stockout_days_28d,
-        sum(cogs) over w28 as cogs_28d,
-        avg(stock_value) over w28 as avg_stock_value_28d
+        cast(coalesce(rolling_sales.units_28d, 0) as double) / 28 as avg_daily_units_28d,
+        rolling_stock.stockout_days_28d,
+        rolling_stock.cogs_28d,
+        rolling_stock.avg_stock_value_28d
     from daily
-    window w28 as (partition by product_id order by kpi_date rows between 27 preceding and current row)
+    left join rolling_sales on daily.kpi_date = rolling_sales.kpi_date and daily.product_id = rolling_sales.product_id
+    left join rolling_stock on daily.kpi_date = rolling_stock.kpi_date and daily.product_id = rolling_stock.product_id
 ),
 
 final as (
