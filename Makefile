@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export PYTHONWARNINGS := ignore
 
-.PHONY: install run test ui bench home summary clean
+.PHONY: install run test ui bench docs home summary clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ ui: install home
 
 bench: install
 	$(PY) benchmarks/ingest_benchmark.py
+	$(PY) benchmarks/processing_benchmark.py
+
+# dbt docs for the marts: models, columns, tests and lineage (built from the warehouse of `make run`).
+docs: install
+	cd dbt_project && DMP_DBT_DUCKDB_PATH=$${DMP_WAREHOUSE_PATH:-$(CURDIR)/data/warehouse/warehouse.duckdb} \
+	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --target-path target/docs
+	@echo "dbt docs: dbt_project/target/docs/index.html (serve: cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir . --target-path target/docs --port 8080)"
 
 clean:
 	rm -rf data .dagster_home

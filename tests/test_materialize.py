@@ -130,3 +130,22 @@ def test_orders_only_deployment_builds_every_partition(tmp_path):
     snap = _snapshot(settings.warehouse_path)
     assert snap["orders"][0] > 0
     assert all(snap[s][0] == 0 for s in snap if s != "orders"), "optional sources give empty partitions"
+
+    # Every mart builds; metrics that need a missing source are null, not zero or wrong.
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        daily = con.execute("select count(*), sum(net_revenue), count(active_users), count(conversion_rate), "
+                            "count(aov) from marts.kpi_daily").fetchall()[0]
+        assert daily[0] == 4 and daily[1] > 0 and daily[2] == 0 and daily[3] == 0 and daily[4] == 4
+        channels = con.execute("select distinct channel, spend, roas, cac from marts.kpi_channel_daily").fetchall()
+        assert {c[0] for c in channels} == {"unknown"} and all(c[1] == 0 and c[2] is None and c[3] is None
+                                                                for c in channels)
+        profile = con.execute("select count(*), count(distinct acquisition_channel), count(scene_affinity), "
+                              "count(latest_nps_score) from marts.user_profile").fetchall()[0]
+        assert profile[0] > 0 and profile[1] == 1 and profile[2] == 0 and profile[3] == 0
+        assert con.execute("select count(*) from marts.kpi_inventory_daily").fetchall()[0][0] == 0
+        assert con.execute("select count(*) from marts.kpi_nps").fetchall()[0][0] == 0
+        monthly = dict(con.execute("select kpi, value from marts.kpi_monthly").fetchall())
+        assert monthly["net_revenue"] > 0 and monthly["active_users"] is None and monthly["roas"] is None
+    finally:
+        con.close()

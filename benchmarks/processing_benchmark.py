@@ -1,0 +1,156 @@
+"""Processing benchmark: dbt full refresh vs a daily incremental run, and dbt vs pandas.
+
+    .venv/bin/python benchmarks/processing_benchmark.py [--days 365 --scale 8]   (part of make bench)
+
+1. Simulates a year of the business (cached under benchmarks/work/), collects it and loads the
+   warehouse with the platform's own collection and storage code.
+2. Times `dbt run --full-refresh` (every model from all history) and then `dbt run` for the last
+   day's window (what the daily schedule runs: incremental models replace their window plus the
+   look-back; the full-table marts are rebuilt from the incremental ones).
+3. Times the independent pandas computation of the same headline KPIs that the tests compare the
+   marts with (tests/reference_kpis.py), from the same landing files.
+
+Results go to benchmarks/results/processing.json and the "Processing" section of benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.ingest_benchmark import WORK, simulate  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+START = dt.date(2026, 1, 1)
+
+
+def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
+    from lakehouse.contracts import load_contracts
+    from lakehouse.ingest import collect_partitions
+    from lakehouse.warehouse import load_days
+
+    warehouse = work / "warehouse.duckdb"
+    marker = work / "loaded.json"
+    if marker.exists() and warehouse.exists():
+        return warehouse
+    contracts = load_contracts(ROOT / "expectations" / "contracts")
+    t0 = time.time()
+    for contract in contracts.values():
+        for _, result in collect_partitions(contract, days, landing, work / "lake"):
+            if isinstance(result, Exception):
+                raise result
+        load_days(warehouse, work / "lake", contract, days)
+    marker.write_text(json.dumps({"seconds": round(time.time() - t0, 1)}))
+    return warehouse
+
+
+def dbt(args: list[str], warehouse: Path) -> float:
+    env = {**os.environ, "DMP_DBT_DUCKDB_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    exe = str(Path(sys.executable).with_name("dbt"))
+    t0 = time.perf_counter()
+    proc = subprocess.run([exe, *args, "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir",
+                           str(ROOT / "dbt_project"), "--quiet"], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return elapsed
+
+
+def pandas_reference(landing: Path) -> tuple[float, int]:
+    from tests import reference_kpis as ref
+
+    t0 = time.perf_counter()
+    orders, events = ref.load_orders(landing), ref.load_events(landing)
+    users, spend = ref.load_users(landing), ref.load_spend(landing)
+    ref.daily_kpis(orders, events)
+    ref.monthly_retention(orders)
+    for channel in ("paid_search", "social_ads", "affiliate"):
+        ref.channel_cac_roas(orders, events, users, spend, channel)
+    return time.perf_counter() - t0, int(orders["order_id"].nunique())
+
+
+def write_results(result: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "processing.json").write_text(json.dumps(result, indent=2) + "\n")
+    section = f"""## Processing (dbt marts)
+
+Command: `{result['command']}` — run on {result['run_at']} ({result['machine']}).
+
+Data: {result['days']} simulated days at scale {result['scale']}: {result['orders']:,} orders,
+{result['rows']['orders']:,} order lines, {result['rows']['events']:,} events in the warehouse.
+
+| run | seconds |
+|---|---|
+| `dbt run --full-refresh` (every model from all history) | {result['full_refresh_seconds']:.1f} |
+| `dbt run` for the last day (incremental window + look-back; full-table marts rebuilt) | {result['daily_seconds']:.1f} |
+| pandas reference computation of the headline KPIs (tests/reference_kpis.py) | {result['pandas_seconds']:.1f} |
+
+Daily run / full refresh = **{result['daily_over_full']:.3f}** (target ≤ 0.1).
+pandas / dbt full build = **{result['pandas_over_full']:.1f}×** (target ≥ 5×).
+"""
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its benchmark.\n\n"
+    marker = "## Processing (dbt marts)"
+    if marker in text:
+        head, _, rest = text.partition(marker)
+        nxt = rest.find("\n## ")
+        text = head + section + (rest[nxt + 1:] if nxt >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--scale", type=float, default=8)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    days = [START + dt.timedelta(days=i) for i in range(args.days)]
+
+    data = simulate(args.days, args.scale, args.seed)
+    work = WORK / f"processing-d{args.days}-s{args.scale:g}"
+    work.mkdir(parents=True, exist_ok=True)
+    warehouse = load_warehouse(data / "landing", work, days)
+    print(f"warehouse ready: {warehouse}", flush=True)
+
+    dbt(["seed"], warehouse)
+    full = dbt(["run", "--full-refresh"], warehouse)
+    print(f"dbt full refresh: {full:.1f}s", flush=True)
+    last = days[-1].isoformat()
+    daily = dbt(["run", "--vars", json.dumps({"start_date": last, "end_date": last})], warehouse)
+    print(f"dbt daily run: {daily:.1f}s", flush=True)
+    pandas_seconds, orders = pandas_reference(data / "landing")
+    print(f"pandas reference: {pandas_seconds:.1f}s", flush=True)
+
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    rows = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in ("orders", "events")}
+    con.close()
+    result = {
+        "command": "make bench" if os.environ.get("MAKELEVEL") else "python benchmarks/processing_benchmark.py "
+                   + " ".join(sys.argv[1:]),
+        "run_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores",
+        "days": args.days, "scale": args.scale, "orders": orders, "rows": rows,
+        "full_refresh_seconds": round(full, 2), "daily_seconds": round(daily, 2),
+        "pandas_seconds": round(pandas_seconds, 2),
+        "daily_over_full": round(daily / full, 4), "pandas_over_full": round(pandas_seconds / full, 2),
+    }
+    write_results(result)
+    print(json.dumps({k: result[k] for k in ("daily_over_full", "pandas_over_full")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
