@@ -106,7 +106,7 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
 
     @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_views",
                 select="resource_type:seed config.materialized:view", dagster_dbt_translator=translator,
-                pool=WAREHOUSE_POOL)
+                backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
     def dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         yield from _run_dbt(context, dbt, warehouse, ["build"])
 
@@ -127,7 +127,8 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         yield from _run_dbt(context, dbt, warehouse, ["build", "--vars", json.dumps(dbt_vars)])
 
     @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_marts",
-                select="config.materialized:table", dagster_dbt_translator=translator, pool=WAREHOUSE_POOL)
+                select="config.materialized:table", dagster_dbt_translator=translator,
+                backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
     def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         yield from _run_dbt(context, dbt, warehouse, ["build"])
 
