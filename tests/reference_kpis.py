@@ -56,9 +56,14 @@ def load_orders(landing: Path) -> pd.DataFrame:
     return out
 
 
+EVENT_COLUMNS = ["event_id", "event_at", "event_type", "customer_id", "session_id", "channel"]
+
+
 def load_events(landing: Path) -> pd.DataFrame:
-    records = []
+    """Every parseable event once (first occurrence), file by file to keep memory flat."""
+    frames = []
     for path in sorted((landing / "events").glob("*.jsonl")):
+        records = []
         with path.open(encoding="utf-8") as fh:
             for line in fh:
                 if not line.strip():
@@ -68,8 +73,9 @@ def load_events(landing: Path) -> pd.DataFrame:
                 except json.JSONDecodeError:
                     continue
                 if isinstance(record, dict):
-                    records.append(record)
-    events = pd.DataFrame.from_records(records).drop_duplicates("event_id", keep="first")
+                    records.append(tuple(record.get(c) for c in EVENT_COLUMNS))
+        frames.append(pd.DataFrame.from_records(records, columns=EVENT_COLUMNS).astype("string[pyarrow]"))
+    events = pd.concat(frames, ignore_index=True).drop_duplicates("event_id", keep="first")
     events["event_at"] = _utc(events["event_at"])
     events["channel"] = events["channel"].fillna("direct")
     return events
@@ -152,6 +158,9 @@ def channel_cac_roas(orders: pd.DataFrame, events: pd.DataFrame, users: pd.DataF
         "order_id").agg(customer_id=("customer_id", "first"), ordered_at=("ordered_at", "min"), day=("day", "first"),
                         value=("value", "sum")).reset_index()
     with_customer = per_order.dropna(subset=["customer_id"]).sort_values("ordered_at")
+    with_customer["customer_id"] = with_customer["customer_id"].astype(object)
+    sessions["customer_id"] = sessions["customer_id"].astype(object)
+    sessions["channel"] = sessions["channel"].astype(object)
     touched = pd.merge_asof(with_customer, sessions.rename(columns={"channel": "touch"}), left_on="ordered_at",
                             right_on="started_at", by="customer_id", direction="backward")
     too_old = touched["started_at"].dt.normalize() < touched["day"] - pd.Timedelta(days=6)
