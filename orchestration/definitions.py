@@ -10,7 +10,12 @@ import dagster as dg
 from lakehouse.contracts import load_contracts
 from orchestration.collection import build_collection_assets
 from orchestration.partitions import daily_partitions
+from lakehouse.quality import load_alerting_config, load_suites
+from orchestration.application.kpi_alerts import kpi_alerts_asset
 from orchestration.processing import build_dbt_assets, dbt_resource
+from orchestration.quality.checks import QualityResource
+from orchestration.quality.marts import build_mart_checks
+from orchestration.quality.sensors import build_alert_sensors
 from orchestration.resources import LakeResource, WarehouseResource
 from orchestration.settings import Settings, get_settings
 from orchestration.storage import build_storage_assets
@@ -20,11 +25,14 @@ PLATFORM_JOB = "platform_daily"
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     contracts = load_contracts(settings.contracts_dir, settings.mappings_dir)
+    suites = load_suites(settings.suites_dir)
+    alerting = load_alerting_config(settings.alerting_config)
     partitions = daily_partitions(settings)
     assets = [
         *build_collection_assets(contracts, partitions),
-        *build_storage_assets(contracts, partitions),
+        *build_storage_assets(contracts, partitions, suites, alerting.volume_sources, alerting.freshness_sources),
         *build_dbt_assets(partitions),
+        kpi_alerts_asset,
     ]
     platform_job = dg.define_asset_job(
         PLATFORM_JOB,
@@ -34,6 +42,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=assets,
+        asset_checks=build_mart_checks(suites),
+        sensors=build_alert_sensors(settings),
         jobs=[platform_job],
         resources={
             "lake": LakeResource(
@@ -44,6 +54,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
             "dbt": dbt_resource(),
+            "quality": QualityResource(alerts_path=str(settings.alerts_path),
+                                       alerting_config=str(settings.alerting_config),
+                                       suites_dir=str(settings.suites_dir)),
         },
     )
 

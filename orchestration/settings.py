@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     sim_scale: float = Field(1.0, gt=0, description="Size of the simulated business (1.0 ~ 3k customers).")
     sim_seed: int = Field(7, description="Seed of the simulated business.")
     sim_defects: bool = Field(True, description="Inject dirty data into the simulated exports.")
+    alerts_path: Path | None = Field(None, description="SQLite file of alerts; default <data_dir>/ops/alerts.sqlite.")
+    alert_webhook_url: str | None = Field(None, description="URL that receives every new alert as JSON (POST).")
+    alerting_config: Path = Field(PROJECT_ROOT / "expectations" / "alerting.yaml", description="Levels and thresholds.")
+    suites_dir: Path = Field(PROJECT_ROOT / "expectations" / "suites", description="Great Expectations suites.")
 
     @model_validator(mode="after")
     def _fill_paths(self) -> "Settings":
@@ -46,6 +50,9 @@ class Settings(BaseSettings):
             self.lake_dir = self.data_dir / "lake"
         if self.warehouse_path is None:
             self.warehouse_path = self.data_dir / "warehouse" / "warehouse.duckdb"
+        if self.alerts_path is None:
+            self.alerts_path = self.data_dir / "ops" / "alerts.sqlite"
+        self.alerts_path = self.alerts_path.resolve()
         self.landing_dir = self.landing_dir.resolve()
         self.lake_dir = self.lake_dir.resolve()
         self.warehouse_path = self.warehouse_path.resolve()

@@ -6,8 +6,10 @@ import json
 import dagster as dg
 
 from lakehouse.contracts import Contract
-from lakehouse.ingest import PartitionResult, collect_partitions
+from lakehouse.ingest import PartitionResult, collect_partitions, find_files
+from lakehouse.quality import export_columns, quarantine_rate, schema_drift
 from orchestration.partitions import run_days
+from orchestration.quality.checks import QUARANTINE_RATE, SCHEMA_DRIFT, QualityResource, partition_label, platform_result
 from orchestration.resources import LakeResource
 
 CODE_VERSION = "collection-v1"
@@ -48,8 +50,14 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         description=f"Validated {source} rows in the raw lake (bad rows quarantined with a reason).",
         metadata={"dagster/column_schema": table_schema(contract), "contract": str(contract.path),
                   "optional_source": contract.optional, "source_key": list(contract.key)},
+        check_specs=[
+            dg.AssetCheckSpec(QUARANTINE_RATE, asset=dg.AssetKey(["lake", source]), blocking=True,
+                              description="Share of rows quarantined: yellow and red thresholds in alerting.yaml."),
+            dg.AssetCheckSpec(SCHEMA_DRIFT, asset=dg.AssetKey(["lake", source]), blocking=True,
+                              description="Export columns vs the contract: new, missing or retyped columns."),
+        ],
     )
-    def _collect(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def _collect(context: dg.AssetExecutionContext, lake: LakeResource, quality: QualityResource) -> dg.MaterializeResult:
         current = lake.contracts()[source]
         results: list[PartitionResult] = []
         failures: list[str] = []
@@ -79,7 +87,15 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         files = [{"day": str(r.day), "file": f.file, "bytes": f.bytes, "rows_read": f.rows_read,
                   "rows_loaded": f.rows_loaded, "rows_quarantined": f.rows_quarantined}
                  for r in results for f in r.files]
-        return dg.MaterializeResult(metadata={
+        key = dg.AssetKey(["lake", source])
+        label = partition_label([r.day for r in results])
+        config = quality.config()
+        checks = [
+            platform_result(key, QUARANTINE_RATE, quarantine_rate(rows_read, rows_quarantined, config), quality,
+                            context.run_id, label),
+            platform_result(key, SCHEMA_DRIFT, _drift(current, results, lake, config), quality, context.run_id, label),
+        ]
+        return dg.MaterializeResult(check_results=checks, metadata={
             "dagster/row_count": rows_loaded,
             "rows_read": rows_read,
             "rows_loaded": rows_loaded,
@@ -95,6 +111,30 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         })
 
     return _collect
+
+
+def _drift(contract: Contract, results: list[PartitionResult], lake: LakeResource, config):
+    """Schema drift over the run's files: columns found vs the contract's export columns."""
+    m = contract.mapping
+    expected = {m.export_name(c.name): c.required for c in contract.columns}
+    found: list[str] = []
+    for r in results:
+        for path in find_files(lake.landing, contract, r.day):
+            found.extend(c for c in export_columns(path, m.format, m.delimiter, m.encoding) if c not in found)
+    rows_read = sum(r.rows_read for r in results)
+    invalid: dict[str, float] = {}
+    for r in results:
+        for reason, n in r.reasons.items():
+            kind, _, column = reason.partition(":")
+            if kind.startswith("invalid_") and column:
+                name = m.export_name(column)
+                invalid[name] = invalid.get(name, 0) + n
+    share = {c: n / rows_read for c, n in invalid.items()} if rows_read else {}
+    if not found:
+        from lakehouse.quality import CheckOutcome
+
+        return CheckOutcome(True, None, "no export files in this run", {})
+    return schema_drift(found, expected, share, config)
 
 
 def build_collection_assets(contracts: dict[str, Contract], partitions_def) -> list[dg.AssetsDefinition]:
