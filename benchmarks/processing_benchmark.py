@@ -53,16 +53,20 @@ def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
     return warehouse
 
 
-def dbt(args: list[str], warehouse: Path) -> float:
+def dbt(args: list[str], warehouse: Path) -> tuple[float, float]:
+    """Run dbt; returns (wall seconds including dbt's start-up, dbt's own elapsed time for the models)."""
     env = {**os.environ, "DMP_DBT_DUCKDB_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     exe = str(Path(sys.executable).with_name("dbt"))
+    target = warehouse.parent / "dbt_target"
     t0 = time.perf_counter()
     proc = subprocess.run([exe, *args, "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir",
-                           str(ROOT / "dbt_project"), "--quiet"], env=env, capture_output=True, text=True)
+                           str(ROOT / "dbt_project"), "--target-path", str(target), "--quiet"],
+                          env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
+    models = json.loads((target / "run_results.json").read_text())["elapsed_time"]
+    return elapsed, models
 
 
 def pandas_reference(landing: Path) -> tuple[float, int]:
@@ -88,13 +92,14 @@ Command: `{result['command']}` — run on {result['run_at']} ({result['machine']
 Data: {result['days']} simulated days at scale {result['scale']}: {result['orders']:,} orders,
 {result['rows']['orders']:,} order lines, {result['rows']['events']:,} events in the warehouse.
 
-| run | seconds |
-|---|---|
-| `dbt run --full-refresh` (every model from all history) | {result['full_refresh_seconds']:.1f} |
-| `dbt run` for the last day (incremental window + look-back; full-table marts rebuilt) | {result['daily_seconds']:.1f} |
-| pandas reference computation of the headline KPIs (tests/reference_kpis.py) | {result['pandas_seconds']:.1f} |
+| run | wall seconds (with dbt start-up) | seconds in models (dbt's run_results) |
+|---|---|---|
+| `dbt run --full-refresh` (every model from all history) | {result['full_refresh_seconds']:.1f} | {result['full_refresh_model_seconds']:.1f} |
+| `dbt run` for the last day (incremental window + look-back; full-table marts rebuilt) | {result['daily_seconds']:.1f} | {result['daily_model_seconds']:.1f} |
+| pandas reference computation of the headline KPIs (tests/reference_kpis.py) | {result['pandas_seconds']:.1f} | |
 
-Daily run / full refresh = **{result['daily_over_full']:.3f}** (target ≤ 0.1).
+Daily run / full refresh = **{result['daily_over_full']:.3f}** wall, **{result['daily_over_full_models']:.3f}**
+in models (target ≤ 0.1; dbt's start-up, about 5 s, is the same for both).
 pandas / dbt full build = **{result['pandas_over_full']:.1f}×** (target ≥ 5×).
 """
     path = ROOT / "benchmarks" / "RESULTS.md"
@@ -124,11 +129,11 @@ def main() -> int:
     print(f"warehouse ready: {warehouse}", flush=True)
 
     dbt(["seed"], warehouse)
-    full = dbt(["run", "--full-refresh"], warehouse)
-    print(f"dbt full refresh: {full:.1f}s", flush=True)
+    full, full_models = dbt(["run", "--full-refresh"], warehouse)
+    print(f"dbt full refresh: {full:.1f}s ({full_models:.1f}s in models)", flush=True)
     last = days[-1].isoformat()
-    daily = dbt(["run", "--vars", json.dumps({"start_date": last, "end_date": last})], warehouse)
-    print(f"dbt daily run: {daily:.1f}s", flush=True)
+    daily, daily_models = dbt(["run", "--vars", json.dumps({"start_date": last, "end_date": last})], warehouse)
+    print(f"dbt daily run: {daily:.1f}s ({daily_models:.1f}s in models)", flush=True)
     pandas_seconds, orders = pandas_reference(data / "landing")
     print(f"pandas reference: {pandas_seconds:.1f}s", flush=True)
 
@@ -144,6 +149,8 @@ def main() -> int:
         "machine": f"{os.cpu_count()} cores",
         "days": args.days, "scale": args.scale, "orders": orders, "rows": rows,
         "full_refresh_seconds": round(full, 2), "daily_seconds": round(daily, 2),
+        "full_refresh_model_seconds": round(full_models, 2), "daily_model_seconds": round(daily_models, 2),
+        "daily_over_full_models": round(daily_models / full_models, 4),
         "pandas_seconds": round(pandas_seconds, 2),
         "daily_over_full": round(daily / full, 4), "pandas_over_full": round(pandas_seconds / full, 2),
     }

@@ -52,6 +52,7 @@ def load_orders(landing: Path) -> pd.DataFrame:
         "price_cents": (raw["unit_price"].astype(float) * 100).round().astype(np.int64),
         "discount_cents": (raw["discount_amount"].fillna("0").astype(float) * 100).round().astype(np.int64),
     })
+    out = out.dropna(subset=["recorded_at"])  # a timestamp no format parses: not usable
     out["day"] = out["recorded_at"].dt.normalize()
     return out
 
