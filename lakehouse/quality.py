@@ -209,7 +209,8 @@ def validate(suite: Suite, df: pd.DataFrame, params: dict[str, Any] | None = Non
             skipped.append(ExpectationOutcome(exp["type"], kwargs.get("column"), meta.get("level", suite.level), True,
                                               skipped="reference set is empty"))
             continue
-        gx_suite.add_expectation_configuration(ExpectationConfiguration(type=exp["type"], kwargs=kwargs, meta=meta))
+        tagged = {**meta, "platform_index": len(levels)}
+        gx_suite.add_expectation_configuration(ExpectationConfiguration(type=exp["type"], kwargs=kwargs, meta=tagged))
         levels.append(meta.get("level", suite.level))
     outcomes = list(skipped)
     if levels:
@@ -218,10 +219,10 @@ def validate(suite: Suite, df: pd.DataFrame, params: dict[str, Any] | None = Non
         batch = (context.data_sources.add_pandas("frames").add_dataframe_asset(suite.name)
                  .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": sample}))
         result = batch.validate(gx_suite, result_format="SUMMARY")
-        by_id = {r.expectation_config.id: r for r in result.results}
-        for exp, level in zip(gx_suite.expectations, levels):
-            config = exp.configuration
-            r = by_id[exp.id]
+        by_index = {r.expectation_config.meta["platform_index"]: r for r in result.results}
+        for index, level in enumerate(levels):
+            r = by_index[index]
+            config = r.expectation_config
             res = r.result or {}
             outcomes.append(ExpectationOutcome(
                 expectation=config.type, column=config.kwargs.get("column"), level=level, success=bool(r.success),
