@@ -38,6 +38,7 @@ ui: install home
 bench: install
 	$(PY) benchmarks/ingest_benchmark.py
 	$(PY) benchmarks/processing_benchmark.py
+	$(PY) benchmarks/quality_benchmark.py
 
 # dbt docs for the marts: models, columns, tests and lineage (built from the warehouse of `make run`).
 docs: install
