@@ -31,8 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_results  # noqa: E402
+
 WORK = ROOT / "benchmarks" / "work"
-RESULTS = ROOT / "benchmarks" / "results"
 START = dt.date(2026, 1, 1)
 
 
@@ -119,9 +120,7 @@ def child(landing: Path, work: Path, n_days: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def write_results(result: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(result, indent=2) + "\n")
+def report(result: dict) -> None:
     full, half = result["platform_all_days"], result["platform_half_days"]
     section = f"""## Ingest (collection + storage)
 
@@ -141,16 +140,7 @@ Peak memory **{full['peak_rss_mb']:.0f} MB** over {full['days']} days vs {half['
 (target < 1024 MB, not growing with the number of days). Rows read {full['rows_read']:,} =
 loaded {full['rows_loaded']:,} + quarantined {full['rows_quarantined']:,}.
 """
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its benchmark.\n\n"
-    marker = "## Ingest (collection + storage)"
-    if marker in text:
-        head, _, rest = text.partition(marker)
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text)
+    write_results("ingest", result, section)
 
 
 def main() -> int:
@@ -192,7 +182,7 @@ def main() -> int:
         "platform_rows_per_s": round(full["rows_read"] / full["total_seconds"]),
     }
     result["throughput_ratio"] = round(result["platform_rows_per_s"] / result["bare_rows_per_s"], 3)
-    write_results(result)
+    report(result)
     print(json.dumps({k: result[k] for k in ("bare_rows_per_s", "platform_rows_per_s", "throughput_ratio")}))
     return 0
 

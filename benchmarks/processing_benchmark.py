@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.ingest_benchmark import WORK, simulate  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
 START = dt.date(2026, 1, 1)
 
 
@@ -82,9 +82,7 @@ def pandas_reference(landing: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, int(orders["order_id"].nunique())
 
 
-def write_results(result: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "processing.json").write_text(json.dumps(result, indent=2) + "\n")
+def report(result: dict) -> None:
     section = f"""## Processing (dbt marts)
 
 Command: `{result['command']}` — run on {result['run_at']} ({result['machine']}).
@@ -102,16 +100,7 @@ Daily run / full refresh = **{result['daily_over_full']:.3f}** wall, **{result['
 in models (target ≤ 0.1; dbt's start-up, about 5 s, is the same for both).
 pandas / dbt full build = **{result['pandas_over_full']:.1f}×** (target ≥ 5×).
 """
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its benchmark.\n\n"
-    marker = "## Processing (dbt marts)"
-    if marker in text:
-        head, _, rest = text.partition(marker)
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text)
+    write_results("processing", result, section)
 
 
 def main() -> int:
@@ -154,7 +143,7 @@ def main() -> int:
         "pandas_seconds": round(pandas_seconds, 2),
         "daily_over_full": round(daily / full, 4), "pandas_over_full": round(pandas_seconds / full, 2),
     }
-    write_results(result)
+    report(result)
     print(json.dumps({k: result[k] for k in ("daily_over_full", "pandas_over_full")}))
     return 0
 

@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.ingest_benchmark import RESULTS, WORK, simulate  # noqa: E402
+from benchmarks.ingest_benchmark import WORK, simulate  # noqa: E402
+from benchmarks.report import write_results  # noqa: E402
 
 DAY = dt.date(2026, 1, 30)
 
@@ -79,8 +80,6 @@ def main() -> int:
         "checks_seconds": round(checks, 2), "checks_over_collect": round(checks / collect, 3),
         "rows_validated_by_suite": outcome.rows_validated, "failed_expectations": failed,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "quality.json").write_text(json.dumps(res, indent=2) + "\n")
     section = f"""## Quality gates
 
 Command: `{res['command']}` — run on {res['run_at']} ({res['machine']}).
@@ -96,16 +95,7 @@ The checks add **{res['checks_over_collect']:.0%}** of the collection time (targ
 once, in the collection's SQL; the suite validates a deterministic sample for the cross-row and
 distribution expectations.
 """
-    path = ROOT / "benchmarks" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is rewritten by its benchmark.\n\n"
-    marker = "## Quality gates"
-    if marker in text:
-        head, _, rest = text.partition(marker)
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1:] if nxt >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + section
-    path.write_text(text)
+    write_results("quality", res, section)
     print(json.dumps(res))
     return 0
 

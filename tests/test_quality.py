@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import json
-import shutil
 import threading
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -16,7 +14,6 @@ import pytest
 from lakehouse.alerts import list_alerts, post_json, record_alert
 from lakehouse.kpi_alerts import kpi_alerts
 from lakehouse.quality import (
-    AlertingConfig,
     QualityConfigError,
     freshness,
     load_alerting_config,

@@ -1,7 +1,6 @@
 """One daily-partitioned asset per source: validate the day's exports, quarantine bad rows."""
 
 
-import json
 
 import dagster as dg
 
