@@ -244,9 +244,20 @@ def test_red_check_blocks_downstream_and_alerts_reach_the_webhook(platform, tmp_
     red = [a for a in new if a.level == "red" and a.asset == "raw/orders" and a.check_name == "expectations_red"]
     assert red and "customer_id" in red[0].message and red[0].partition == str(day)
 
+    # The failed run itself is an outage: the run-failure sensor raises a red alert for it.
+    failure = result.get_run_failure_event()
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alerts", dagster_event=failure, dagster_instance=instance,
+        dagster_run=result.dagster_run).for_run_failure()
+    _sensor(settings, "run_failure_alerts")(context)
+    outage = list_alerts(settings.alerts_path)[-1]
+    assert (outage.level, outage.check_name, outage.run_id, outage.partition) == (
+        "red", "run_failure", result.run_id, f"{day}...{day}")
+
     monkeypatch.setenv("DMP_ALERT_WEBHOOK_URL", receiver)
     _sensor(settings, "alert_webhook")(dg.build_sensor_context(instance=instance, cursor=str(before)))
     assert any(a["level"] == "red" and a["check_name"] == "expectations_red" for a in _Receiver.received)
+    assert any(a["check_name"] == "run_failure" for a in _Receiver.received)
 
 
 def test_a_silent_drop_of_half_the_orders_is_red(platform):
