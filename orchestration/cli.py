@@ -100,12 +100,21 @@ def summary(settings: Settings) -> str:
     if wh is not None:
         lines += ["", *headline_kpis(wh)]
         wh.close()
+    from lakehouse.alerts import list_alerts
+
+    alerts = list_alerts(settings.alerts_path, limit=100_000)
+    if alerts:
+        by_level = {lvl: sum(a.level == lvl for a in alerts) for lvl in ("red", "yellow", "blue")}
+        lines += ["", "alerts: " + ", ".join(f"{lvl} {n}" for lvl, n in by_level.items())]
+        for a in alerts[-5:]:
+            lines.append(f"  [{a.level}] {a.asset or '-'} {a.check_name or ''} {a.partition or ''}: {a.message[:110]}")
     lines += [
         "",
         f"landing zone : {settings.landing_dir}",
         f"raw lake     : {lake / 'raw'}   (Parquet, hive-partitioned by dt=YYYY-MM-DD)",
         f"quarantine   : {lake / 'quarantine'}   (each bad row with its reason and original line)",
-        f"warehouse    : {settings.warehouse_path}   (DuckDB, schema raw)",
+        f"warehouse    : {settings.warehouse_path}   (DuckDB: raw, staging, intermediate, marts)",
+        f"alerts       : {settings.alerts_path}   (SQLite)",
         "open the UI  : make ui   (then http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
