@@ -147,7 +147,11 @@ def _has_data_lines(path: Path, fmt: str) -> bool:
 # ------------------------------------------------------------------ SQL building
 def _clean(expr: str, tokens: tuple[str, ...]) -> str:
     token_list = ", ".join(lit(t) for t in tokens) or "''"
-    return f"case when trim({expr}) in ({token_list}) then null else trim({expr}) end"
+    # Trimming every value is costly; only values that start or end with a blank are trimmed.
+    padded = f"(ascii({expr}) <= 32 or ascii(right({expr}, 1)) <= 32)"
+    return (f"case when {expr} in ({token_list}) then null "
+            f"when {padded} then (case when trim({expr}) in ({token_list}) then null else trim({expr}) end) "
+            f"else {expr} end")
 
 
 def _typed(col: Column, v: str, contract: Contract) -> str:
