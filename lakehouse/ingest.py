@@ -19,6 +19,7 @@ import io
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -260,8 +261,28 @@ def partition_path(root: Path, source: str, day: dt.date) -> Path:
 
 
 # ------------------------------------------------------------------ main entry
+def connect_collector(memory_limit: str = "1GB", threads: int | None = None,
+                      spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for collection (reusable across partitions)."""
+    config = {"memory_limit": memory_limit, "preserve_insertion_order": True}
+    if spill_dir is not None:
+        config["temp_directory"] = str(spill_dir)
+    con = duckdb.connect(config=config)
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
+    for (name,) in con.execute("select view_name from duckdb_views() where temporary and not internal").fetchall():
+        con.execute(f"DROP VIEW IF EXISTS {q(name)}")
+    for (name,) in con.execute("select table_name from duckdb_tables() where temporary and not internal").fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+
+
 def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Path,
-                      memory_limit: str = "1GB", threads: int | None = None) -> PartitionResult:
+                      memory_limit: str = "1GB", threads: int | None = None,
+                      con: duckdb.DuckDBPyConnection | None = None) -> PartitionResult:
     """Collect one source for one day into ``lake/raw`` and ``lake/quarantine``.
 
     Raises :class:`FileProblem` for an unusable file and :class:`MissingSource` when a required
@@ -277,10 +298,9 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
     raw_target = partition_path(lake / "raw", contract.source, day)
     quarantine_target = partition_path(lake / "quarantine", contract.source, day)
     workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-"))
-    con = duckdb.connect(config={"memory_limit": memory_limit, "temp_directory": str(workdir / "spill"),
-                                 "preserve_insertion_order": True})
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
+    own = con is None
+    if own:
+        con = connect_collector(memory_limit, threads, workdir / "spill")
     try:
         selects, raw_selects = [], []
         for i, path in enumerate(files):
@@ -409,27 +429,24 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
 
         # Count before writing, so the numbers describe exactly what is written.
         if selects:
-            per_file = con.execute("""
-                select file_id, count(*) as records,
-                       count(*) filter (where is_valid) as loaded,
-                       count(*) filter (where not is_valid) as quarantined
-                from classified group by file_id
+            # One scan gives every count: per file, valid or not, by reason.
+            groups = con.execute("""
+                select file_id, is_valid, coalesce(reason, 'duplicate') as reason, count(*) from classified
+                group by all
+                union all
+                select file_id, false, reason, count(*) from malformed group by all
             """).fetchall()
-            for fid, records, loaded, quarantined in per_file:
-                # Rows read are counted from the input side, independently of how they were classified.
-                result.files[fid].rows_read += records
-                result.files[fid].rows_loaded += loaded
-                result.files[fid].rows_quarantined += quarantined
-            for fid, n in con.execute("select file_id, count(*) from malformed group by file_id").fetchall():
-                result.files[fid].rows_quarantined += n
-            reasons = con.execute("""
-                select reason, count(*) from (
-                    select coalesce(reason, 'duplicate') as reason
-                    from classified where not is_valid
-                    union all select reason from malformed)
-                group by reason order by reason
-            """).fetchall()
-            result.reasons = {r: n for r, n in reasons}
+            reasons: dict[str, int] = {}
+            for fid, valid, reason, n in groups:
+                if valid:
+                    result.files[fid].rows_loaded += n
+                else:
+                    result.files[fid].rows_quarantined += n
+                    reasons[reason] = reasons.get(reason, 0) + n
+            result.reasons = dict(sorted(reasons.items()))
+            # Rows read are counted from the input side, independently of how they were classified.
+            for fid, n in con.execute("select file_id, count(*) from checked group by file_id").fetchall():
+                result.files[fid].rows_read += n
             if m.format == "csv":
                 for fid, (_, _, rejects) in enumerate(selects):
                     result.files[fid].rows_read += con.execute(
@@ -450,7 +467,10 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
         result.raw_path, result.quarantine_path = raw_target, quarantine_target
         return result
     finally:
-        con.close()
+        if own:
+            con.close()
+        else:
+            _drop_temporaries(con)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -463,14 +483,28 @@ def collect_partitions(contract: Contract, days: list[dt.date], landing: Path, l
     worker each DuckDB connection uses one thread, so the machine's cores work on different days.
     """
 
+    local = threading.local()
+    connections: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+    spill = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-spill-"))
+
     def one(day: dt.date) -> tuple[dt.date, PartitionResult | Exception]:
+        con = getattr(local, "con", None)
+        if con is None:  # one connection per worker thread, reused for its days
+            con = local.con = connect_collector(memory_limit, 1 if workers > 1 else None, spill)
+            with lock:
+                connections.append(con)
         try:
-            return day, collect_partition(contract, day, landing, lake, memory_limit=memory_limit,
-                                          threads=1 if workers > 1 else None)
+            return day, collect_partition(contract, day, landing, lake, con=con)
         except (FileProblem, MissingSource) as exc:
             return day, exc
 
-    if workers <= 1 or len(days) <= 1:
-        return [one(d) for d in days]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, days))
+    try:
+        if workers <= 1 or len(days) <= 1:
+            return [one(d) for d in days]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, days))
+    finally:
+        for con in connections:
+            con.close()
+        shutil.rmtree(spill, ignore_errors=True)
