@@ -194,6 +194,17 @@ def _run(settings: Settings, instance, start: dt.date, end: dt.date):
     return job.execute_in_process(instance=instance, tags=range_tags(start, end), raise_on_error=False)
 
 
+def _run_with_edited_orders(settings: Settings, instance, day: dt.date, edit):
+    """Run one day with its orders export rewritten by `edit(lines) -> lines`, then restore the file."""
+    path = settings.landing_dir / "orders" / f"{day}.csv"
+    original = path.read_text()
+    path.write_text("\n".join(edit(original.splitlines())) + "\n")
+    try:
+        return _run(settings, instance, day, day)
+    finally:
+        path.write_text(original)
+
+
 def _checks(result) -> dict[tuple[str, str], bool]:
     return {(e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name): e.event_specific_data.passed
             for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
@@ -218,23 +229,20 @@ def test_every_suite_runs_as_checks_in_a_platform_run(platform):
 def test_red_check_blocks_downstream_and_alerts_reach_the_webhook(platform, tmp_path, receiver, monkeypatch):
     settings, instance, _ = platform
     day = dt.date(2026, 1, 13)
-    path = settings.landing_dir / "orders" / f"{day}.csv"
-    original = path.read_text()
-    lines = original.splitlines()
-    header = lines[0].split(",")
-    customer = header.index("customer_id")
-    rows = []
-    for line in lines[1:]:
-        fields = line.split(",")
-        if len(fields) == len(header):
-            fields[customer] = ""  # the export lost its customer ids: every order looks like a guest
-        rows.append(",".join(fields))
-    path.write_text("\n".join([lines[0], *rows]) + "\n")
+
+    def lose_customer_ids(lines: list[str]) -> list[str]:
+        header = lines[0].split(",")
+        customer = header.index("customer_id")
+        rows = []
+        for line in lines[1:]:
+            fields = line.split(",")
+            if len(fields) == len(header):
+                fields[customer] = ""  # the export lost its customer ids: every order looks like a guest
+            rows.append(",".join(fields))
+        return [lines[0], *rows]
+
     before = len(list_alerts(settings.alerts_path))
-    try:
-        result = _run(settings, instance, day, day)
-    finally:
-        path.write_text(original)
+    result = _run_with_edited_orders(settings, instance, day, lose_customer_ids)
     assert not result.success
     assert _checks(result)[("raw/orders", "expectations_red")] is False
     done = _materialized(result)
@@ -263,14 +271,7 @@ def test_red_check_blocks_downstream_and_alerts_reach_the_webhook(platform, tmp_
 def test_a_silent_drop_of_half_the_orders_is_red(platform):
     settings, instance, _ = platform
     day = dt.date(2026, 1, 14)
-    path = settings.landing_dir / "orders" / f"{day}.csv"
-    original = path.read_text()
-    lines = original.splitlines()
-    path.write_text("\n".join(lines[: 1 + (len(lines) - 1) // 3]) + "\n")
-    try:
-        result = _run(settings, instance, day, day)
-    finally:
-        path.write_text(original)
+    result = _run_with_edited_orders(settings, instance, day, lambda lines: lines[: 1 + (len(lines) - 1) // 3])
     assert not result.success
     assert _checks(result)[("raw/orders", "volume_anomaly")] is False
     alert = [a for a in list_alerts(settings.alerts_path) if a.check_name == "volume_anomaly" and a.level == "red"]
@@ -280,15 +281,9 @@ def test_a_silent_drop_of_half_the_orders_is_red(platform):
 def test_a_yellow_failure_does_not_block(platform):
     settings, instance, _ = platform
     day = dt.date(2026, 1, 15)
-    path = settings.landing_dir / "orders" / f"{day}.csv"
-    original = path.read_text()
-    lines = original.splitlines()
     # A new column at the end of every line: schema drift, yellow.
-    path.write_text("\n".join([lines[0] + ",gift_wrap", *[line + ",no" for line in lines[1:]]]) + "\n")
-    try:
-        result = _run(settings, instance, day, day)
-    finally:
-        path.write_text(original)
+    result = _run_with_edited_orders(settings, instance, day,
+                                     lambda lines: [lines[0] + ",gift_wrap", *[line + ",no" for line in lines[1:]]])
     assert result.success
     assert _checks(result)[("lake/orders", "schema_drift")] is False
     assert "marts/kpi_daily" in _materialized(result)
