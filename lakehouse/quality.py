@@ -117,6 +117,15 @@ def load_suite(path: Path) -> Suite:
             raise QualityConfigError(f"{path}: expectations[{i}] needs 'type' and 'kwargs'")
     if level not in LEVELS:
         raise QualityConfigError(f"{path}: meta.level {level!r} is not one of {LEVELS}")
+    seen: dict[tuple, int] = {}
+    for i, exp in enumerate(expectations):
+        domain = (exp["type"], exp["kwargs"].get("column"), exp["kwargs"].get("column_A"), exp["kwargs"].get("column_B"))
+        if domain in seen:
+            raise QualityConfigError(
+                f"{path}: expectations[{i}] repeats the type and column of expectations[{seen[domain]}] "
+                f"({exp['type']} on {domain[1] or domain[2:]}); Great Expectations keeps only one of them: "
+                f"use another expectation type for the second threshold")
+        seen[domain] = i
     return Suite(name=raw.get("name", path.stem), asset=meta["asset"], level=level,
                  sample_rows=int(meta.get("sample_rows", 100_000)), expectations=tuple(expectations), path=path)
 
@@ -221,7 +230,12 @@ def validate(suite: Suite, df: pd.DataFrame, params: dict[str, Any] | None = Non
         result = batch.validate(gx_suite, result_format="SUMMARY")
         by_index = {r.expectation_config.meta["platform_index"]: r for r in result.results}
         for index, level in enumerate(levels):
-            r = by_index[index]
+            r = by_index.get(index)
+            if r is None:
+                config = gx_suite.expectations[index].configuration
+                outcomes.append(ExpectationOutcome(config.type, config.kwargs.get("column"), level, False,
+                                                   skipped="Great Expectations returned no result for it"))
+                continue
             config = r.expectation_config
             res = r.result or {}
             outcomes.append(ExpectationOutcome(
