@@ -24,7 +24,8 @@ def kpi_alerts(monthly: pd.DataFrame, tickets_per_day: pd.Series, config: Alerti
     if not monthly.empty:
         latest = monthly["kpi_month"].max()
         for row in monthly[monthly["kpi_month"] == latest].itertuples():
-            if row.meets_target is not False or pd.isna(row.value) or pd.isna(row.target):
+            # meets_target may arrive as a numpy or pandas boolean, or a null when unknown.
+            if pd.isna(row.meets_target) or bool(row.meets_target) or pd.isna(row.value) or pd.isna(row.target):
                 continue
             month = pd.Timestamp(row.kpi_month).strftime("%Y-%m")
             if row.months_missed_in_a_row >= config.kpi_months_missed_yellow:

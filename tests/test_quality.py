@@ -96,6 +96,11 @@ def test_kpi_alerts_yellow_blue_and_complaint_spike():
         {"kpi_month": pd.Timestamp("2026-02-01"), "kpi": "nps", "value": 10.0, "target": 30.0, "gap": -20.0,
          "meets_target": False, "months_missed_in_a_row": 5},
     ])
+    # As read from the warehouse: a nullable boolean column (one month's target unknown).
+    monthly = pd.concat([monthly, pd.DataFrame([{"kpi_month": pd.Timestamp("2026-03-01"), "kpi": "nps", "value": None,
+                                                  "target": 30.0, "gap": None, "meets_target": None,
+                                                  "months_missed_in_a_row": 0}])], ignore_index=True)
+    monthly["meets_target"] = monthly["meets_target"].astype("boolean")
     days = pd.date_range("2026-03-01", periods=29)
     tickets = pd.Series([4] * 28 + [20], index=days)
     alerts = {(a.level, a.check, a.message.split(" ")[0]) for a in kpi_alerts(monthly, tickets, CONFIG)}
