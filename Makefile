@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export PYTHONWARNINGS := ignore
 
-.PHONY: install run test ui bench docs home summary clean
+.PHONY: install run test ui bench docs backfill home summary clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ home: install
 
 run: install home
 	$(PY) -m orchestration.cli demo
+
+# A backfill of a date range, e.g. `make backfill START=2026-02-01 END=2026-02-07`: every asset for
+# every day of the range as ONE run (each asset has a single-run backfill policy).
+backfill: install home
+	@test -n "$(START)" -a -n "$(END)" || { echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
+	$(VENV)/bin/dagster asset materialize -m orchestration.definitions --select '*' --partition-range $(START)...$(END)
 
 summary: install
 	$(PY) -m orchestration.cli summary

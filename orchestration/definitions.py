@@ -12,6 +12,7 @@ from orchestration.collection import build_collection_assets
 from orchestration.partitions import daily_partitions
 from lakehouse.quality import load_alerting_config, load_suites
 from orchestration.application.kpi_alerts import kpi_alerts_asset
+from orchestration.automation import build_daily_schedule, build_landing_sensor
 from orchestration.processing import build_dbt_assets, dbt_resource
 from orchestration.quality.checks import QualityResource
 from orchestration.quality.marts import build_mart_checks
@@ -43,7 +44,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=build_mart_checks(suites),
-        sensors=build_alert_sensors(settings),
+        sensors=[*build_alert_sensors(settings), build_landing_sensor(platform_job, settings, partitions)],
+        schedules=[build_daily_schedule(platform_job, settings)],
         jobs=[platform_job],
         resources={
             "lake": LakeResource(
