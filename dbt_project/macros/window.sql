@@ -67,3 +67,23 @@
              * cast(0.01 as decimal(3, 2)) as decimal(18, 2))
     end
 {%- endmacro %}
+
+{#-
+  The rows of `relation` (a model or a CTE name) that come first in their `partition_by` group
+  by `order_by`: one row per key. The result keeps a `dedupe_rank` column (always 1); select the
+  columns you need from it.
+-#}
+{% macro deduplicate(relation, partition_by, order_by) -%}
+    select * from (
+        select
+            deduplicated_source.*,
+            row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as dedupe_rank
+        from {{ relation }} as deduplicated_source
+    ) as ranked
+    where dedupe_rank = 1
+{%- endmacro %}
+
+{#- A one-row relation with `present`: whether `relation` holds any row (read with a limit). -#}
+{% macro has_rows(relation, column) -%}
+    select count(*) > 0 as present from (select {{ column }} from {{ relation }} limit 1) as probe
+{%- endmacro %}

@@ -6,18 +6,14 @@
 -- the distinct channels of those sessions. Orders without a session fall back to first touch;
 -- guests without either are 'unknown'. Margin uses the day's unit cost (null without products).
 with spend_rows as (
-    select
-        spend.*,
-        row_number() over (partition by spend_date, channel, campaign order by ingested_date desc) as occurrence
-    from {{ ref('stg_marketing__spend') }} as spend
+    select * from {{ ref('stg_marketing__spend') }}
     where {{ ingest_filter('ingested_date') }}
       and {{ window_filter('spend_date') }}
 ),
 
 spend as (
     select spend_date as kpi_date, channel, sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks
-    from spend_rows
-    where occurrence = 1
+    from ({{ deduplicate('spend_rows', 'spend_date, channel, campaign', 'ingested_date desc') }}) as latest
     group by spend_date, channel
 ),
 
@@ -44,7 +40,7 @@ costs as (
 ),
 
 has_costs as (
-    select count(*) > 0 as present from (select product_id from costs limit 1) as probe
+    {{ has_rows('costs', 'product_id') }}
 ),
 
 orders as (

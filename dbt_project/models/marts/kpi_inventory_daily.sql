@@ -5,33 +5,25 @@
 -- trailing 28 days, and annualised inventory turnover (28-day cost of goods sold / average stock
 -- value x 365/28).
 with stock_rows as (
-    select
-        inventory.*,
-        row_number() over (partition by snapshot_date, product_id order by ingested_date desc) as occurrence
-    from {{ ref('stg_catalog__inventory') }} as inventory
+    select * from {{ ref('stg_catalog__inventory') }}
     where {{ ingest_filter('ingested_date', 27) }}
       and {{ window_filter('snapshot_date', 27) }}
 ),
 
 stock as (
     select snapshot_date, product_id, on_hand_units, received_units
-    from stock_rows
-    where occurrence = 1
+    from ({{ deduplicate('stock_rows', 'snapshot_date, product_id', 'ingested_date desc') }}) as latest
 ),
 
 cost_rows as (
-    select
-        products.*,
-        row_number() over (partition by snapshot_date, product_id order by ingested_date desc) as occurrence
-    from {{ ref('stg_catalog__products') }} as products
+    select * from {{ ref('stg_catalog__products') }}
     where {{ ingest_filter('ingested_date', 27) }}
       and {{ window_filter('snapshot_date', 27) }}
 ),
 
 costs as (
     select snapshot_date, product_id, category, unit_cost
-    from cost_rows
-    where occurrence = 1
+    from ({{ deduplicate('cost_rows', 'snapshot_date, product_id', 'ingested_date desc') }}) as latest
 ),
 
 sold as (

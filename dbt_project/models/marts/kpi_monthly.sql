@@ -45,7 +45,7 @@ activity as (
 ),
 
 tracking as (
-    select count(*) > 0 as has_events from (select event_id from {{ ref('int_events') }} limit 1) as probe
+    select present as has_events from ({{ has_rows(ref('int_events'), 'event_id') }}) as probe
 ),
 
 marketing as (

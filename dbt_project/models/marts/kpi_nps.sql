@@ -5,11 +5,7 @@ with responses as (
 ),
 
 deduplicated as (
-    select * from (
-        select responses.*, row_number() over (partition by response_id order by ingested_date) as occurrence
-        from responses
-    ) as ranked
-    where occurrence = 1
+    {{ deduplicate('responses', 'response_id', 'ingested_date') }}
 ),
 
 final as (

@@ -29,13 +29,7 @@ activity as (
 
 latest_nps as (
     select customer_id, score, nps_group, response_date
-    from (
-        select
-            nps.*,
-            row_number() over (partition by customer_id order by responded_at desc, response_id desc) as recency_rank
-        from {{ ref('stg_feedback__nps') }} as nps
-    ) as ranked
-    where recency_rank = 1
+    from ({{ deduplicate(ref('stg_feedback__nps'), 'customer_id', 'responded_at desc, response_id desc') }}) as latest
 ),
 
 complaints as (
