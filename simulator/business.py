@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,6 @@ class DayOutput:
 
     day: dt.date
     frames: dict[str, pd.DataFrame]
-    truth: dict[str, int] = field(default_factory=dict)
 
 
 def stable_unit(text: str) -> float:
@@ -111,6 +110,7 @@ class Business:
         cap = int(1000 + 4000 * self.scale)
         self.cap = cap
         self.n = 0
+        self.keys = np.empty(0, dtype=object)
         self.c_signup = np.zeros(cap, dtype=np.int32)
         self.c_channel = np.zeros(cap, dtype=np.int8)
         self.c_engagement = np.zeros(cap)
@@ -165,7 +165,6 @@ class Business:
         d = (day - self.start).days
         season = self.seasonality(day)
         frames: dict[str, pd.DataFrame] = {}
-        truth: dict[str, int] = {}
 
         # Products: price moves and promotions, then the daily catalogue snapshot.
         move = rng.random(self.n_products) < 0.01
@@ -219,7 +218,9 @@ class Business:
         self.n = hi
         new_ids = np.arange(lo, hi)
         signup_ts = self._times(day, n_new)
-        cust_key = np.array([f"C{i + 1:07d}" for i in range(self.n)], dtype=object)
+        # Customer ids are formatted once, when customers join, not every day for everyone.
+        self.keys = np.concatenate([self.keys, np.array([f"C{i + 1:07d}" for i in new_ids], dtype=object)])
+        cust_key = self.keys
         frames["users"] = pd.DataFrame({
             "customer_id": cust_key[new_ids],
             "signed_up_at": signup_ts,
@@ -300,7 +301,6 @@ class Business:
         before = np.where(starts > 0, csum[starts - 1], 0)
         cum[sorted_idx] = csum - before
         keep = cum <= self.on_hand[line_prod]
-        truth["lost_sales_units"] = int(qty[~keep].sum())
         sold = np.bincount(line_prod[keep], weights=qty[keep], minlength=self.n_products).astype(np.int64)
         self.on_hand -= sold
         line_order, line_prod, qty = line_order[keep], line_prod[keep], qty[keep]
@@ -419,8 +419,7 @@ class Business:
         churned = alive[rng.random(alive.size) < np.clip(hazard, 0, 0.5)]
         self.c_alive[churned] = False
         self.c_churn_day[churned] = d
-        self.cust_key = cust_key
-        return DayOutput(day=day, frames=frames, truth=truth)
+        return DayOutput(day=day, frames=frames)
 
     def _events(self, day, d, visitors, cust_key, ts_visit, cart, checkout, buy, n_anon, new_ids, signup_ts):
         rng = self.rng
@@ -496,7 +495,7 @@ class Business:
             (self.start + dt.timedelta(days=int(x))).isoformat() if x >= 0 else None for x in self.c_churn_day[:n]
         ]
         return pd.DataFrame({
-            "customer_id": [f"C{i + 1:07d}" for i in range(n)],
+            "customer_id": self.keys[:n],
             "acquisition_channel": np.array(CHANNELS)[self.c_channel[:n]],
             "engagement": np.round(self.c_engagement[:n], 6),
             "churned_on": churn,

@@ -6,7 +6,7 @@ import dagster as dg
 
 from lakehouse.contracts import Contract
 from lakehouse.ingest import PartitionResult, collect_partitions, find_files
-from lakehouse.quality import export_columns, quarantine_rate, schema_drift
+from lakehouse.quality import CheckOutcome, export_columns, quarantine_rate, schema_drift
 from orchestration.partitions import run_days
 from orchestration.quality.checks import QUARANTINE_RATE, SCHEMA_DRIFT, QualityResource, partition_label, platform_result
 from orchestration.resources import LakeResource
@@ -130,8 +130,6 @@ def _drift(contract: Contract, results: list[PartitionResult], lake: LakeResourc
                 invalid[name] = invalid.get(name, 0) + n
     share = {c: n / rows_read for c, n in invalid.items()} if rows_read else {}
     if not found:
-        from lakehouse.quality import CheckOutcome
-
         return CheckOutcome(True, None, "no export files in this run", {})
     return schema_drift(found, expected, share, config)
 

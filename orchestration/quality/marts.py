@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from lakehouse.quality import Suite, volume_anomaly
+from lakehouse.quality import CheckOutcome, Suite, volume_anomaly
 from orchestration.quality.checks import (
     EXPECTATIONS,
     VOLUME_ANOMALY,
@@ -58,8 +58,6 @@ def _kpi_anomaly(key: dg.AssetKey, daily: pd.DataFrame, quality: QualityResource
     """The latest day's orders and net revenue against the 28 days before it; the worse one counts."""
     config = quality.config()
     if daily.empty:
-        from lakehouse.quality import CheckOutcome
-
         return platform_result(key, VOLUME_ANOMALY, CheckOutcome(True, None, "no days yet"), quality, run_id, None)
     daily = daily.set_index(pd.to_datetime(daily["kpi_date"]).dt.date)
     last = daily.index.max()
