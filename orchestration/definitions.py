@@ -1,9 +1,13 @@
 """The platform's Dagster definitions, assembled from the layers when they are loaded.
 
 Nothing runs at import time: `defs` is built on demand from the settings read at that moment.
+The core (collection, storage, processing, quality, alerts) is built here; the service and
+application layers each contribute a `build_defs(settings)` from their own module, merged in.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import dagster as dg
 
@@ -22,6 +26,29 @@ from orchestration.settings import Settings, get_settings
 from orchestration.storage import build_storage_assets
 
 PLATFORM_JOB = "platform_daily"
+# Modules that contribute `build_defs(settings) -> dg.Definitions`, in dependency order.
+LAYER_MODULES = [
+    "orchestration.application.models",
+    "orchestration.application.experiments",
+    "orchestration.service.snapshot",
+    "orchestration.application.dashboard",
+]
+# Assets with this tag are retrained on their own (weekly) schedule, not by the daily job.
+CADENCE_TAG = "dmp/cadence"
+
+
+def layer_definitions(settings: Settings) -> list[dg.Definitions]:
+    """The service and application layers' contributions (a module that is absent contributes nothing)."""
+    found = []
+    for name in LAYER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        found.append(module.build_defs(settings))
+    return found
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -35,13 +62,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         *build_dbt_assets(partitions),
         kpi_alerts_asset,
     ]
+    layers = layer_definitions(settings)
     platform_job = dg.define_asset_job(
         PLATFORM_JOB,
-        selection=dg.AssetSelection.all(),
+        selection=dg.AssetSelection.all() - dg.AssetSelection.tag(CADENCE_TAG, "weekly"),
         partitions_def=partitions,
-        description="Every layer for a day (or a range of days, as one run).",
+        description="Every layer for a day (or a range of days, as one run); models are retrained weekly.",
     )
-    return dg.Definitions(
+    core = dg.Definitions(
         assets=assets,
         asset_checks=build_mart_checks(suites),
         sensors=[*build_alert_sensors(settings), build_landing_sensor(platform_job, settings, partitions)],
@@ -61,6 +89,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                                        suites_dir=str(settings.suites_dir)),
         },
     )
+    return dg.Definitions.merge(core, *layers)
 
 
 @dg.definitions

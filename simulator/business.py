@@ -68,8 +68,8 @@ def stable_unit(text: str) -> float:
 class Business:
     """The simulated company. Call :meth:`simulate_day` for consecutive days."""
 
-    def __init__(self, start: dt.date, end: dt.date, seed: int, scale: float) -> None:
-        self.start, self.end, self.scale = start, end, scale
+    def __init__(self, start: dt.date, end: dt.date, seed: int, scale: float, drivers: bool = True) -> None:
+        self.start, self.end, self.scale, self.drivers = start, end, scale, drivers
         self.rng = np.random.default_rng(seed)
         self._init_products()
         self._init_customers()
@@ -145,6 +145,8 @@ class Business:
 
     # ---------------------------------------------------------------- helpers
     def seasonality(self, day: dt.date) -> float:
+        if not self.drivers:
+            return 1.0
         weekly = [0.92, 0.9, 0.93, 0.97, 1.05, 1.2, 1.15][day.weekday()]
         doy = day.timetuple().tm_yday
         yearly = 1.0 + 0.18 * np.sin(2 * np.pi * (doy - 80) / 365.25)
@@ -211,7 +213,7 @@ class Business:
         quality = np.array([CHANNEL_QUALITY[c] for c in CHANNELS])[ch_idx]
         self.c_signup[lo:hi] = d
         self.c_channel[lo:hi] = ch_idx
-        self.c_engagement[lo:hi] = rng.gamma(2.0, 0.5, n_new) * quality
+        self.c_engagement[lo:hi] = rng.gamma(2.0, 0.5, n_new) * quality if self.drivers else 1.0
         self.c_scene[lo:hi] = rng.dirichlet([2.0, 1.0, 1.0], n_new)
         self.c_satisfaction[lo:hi] = rng.normal(0, 1, n_new)
         self.c_alive[lo:hi] = True
@@ -233,7 +235,8 @@ class Business:
         # Visits: engaged, recently active customers visit more, more so at weekends.
         alive = np.flatnonzero(self.c_alive[: self.n])
         recency = np.where(self.c_last_order[alive] >= 0, d - self.c_last_order[alive], 60)
-        p_visit = np.clip(0.12 * self.c_engagement[alive] * season * (1 + 0.6 * (recency < 14)), 0, 0.95)
+        p_visit = np.clip(0.12 * self.c_engagement[alive] * season * (1 + 0.6 * (recency < 14)), 0, 0.95) \
+            if self.drivers else np.full(alive.size, 0.15)
         visitors = alive[rng.random(alive.size) < p_visit]
         visitors = np.union1d(visitors, new_ids)  # sign-up day is a visit
         self.c_last_visit[visitors] = d
@@ -285,7 +288,7 @@ class Business:
         cat_season = 1 + self.cat_amp * np.cos(2 * np.pi * (doy - self.cat_peak) / 365.25)
         weight = (self.popularity * cat_season[self.category]
                   * np.exp(-self.elasticity * (selling_price / self.ref_price - 1))
-                  * (1 + 1.5 * on_promo))
+                  * (1 + 1.5 * on_promo)) if self.drivers else self.popularity.copy()
         weight = weight / weight.sum()
         line_prod = rng.choice(self.n_products, size=line_order.size, p=weight)
         qty = 1 + rng.poisson(0.35, line_order.size)
@@ -416,6 +419,8 @@ class Business:
         hazard = 0.004 * np.exp(-0.9 * (self.c_engagement[alive] - 1.0) + 0.012 * recency
                                 + 0.5 * self.c_open_tickets[alive] - 0.18 * nps_term
                                 - 0.25 * self.c_satisfaction[alive])
+        if not self.drivers:
+            hazard = np.zeros(alive.size)  # nobody churns: every customer buys at the same constant rate
         churned = alive[rng.random(alive.size) < np.clip(hazard, 0, 0.5)]
         self.c_alive[churned] = False
         self.c_churn_day[churned] = d

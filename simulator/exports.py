@@ -206,11 +206,14 @@ class SimulationConfig:
     scale: float = 1.0
     defects: DefectRates = DefectRates()
     sources: tuple[str, ...] = tuple(SOURCES)
+    # False switches off the behavioural drivers (churn hazard, engagement, seasonality, price and
+    # promotion effects): a business whose retention and demand no model can predict.
+    drivers: bool = True
 
 
 def simulate(config: SimulationConfig, landing: Path, truth_dir: Path) -> dict:
     """Simulate every day of the range, writing exports day by day. Returns a small summary."""
-    business = Business(config.start, config.end, config.seed, config.scale)
+    business = Business(config.start, config.end, config.seed, config.scale, drivers=config.drivers)
     writer = ExportWriter(landing, config.seed, config.defects)
     day = config.start
     rows = {s: 0 for s in config.sources}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,49 @@ def contracts():
     from lakehouse.contracts import load_contracts
 
     return load_contracts(CONTRACTS)
+
+
+# Half a year of a small business, materialised once through every layer and shared by the tests
+# of the model, service and application layers (they only read it).
+PLATFORM_START, PLATFORM_END = dt.date(2025, 10, 1), dt.date(2026, 3, 31)
+MODEL_JOB = "model_training"
+
+
+@dataclass
+class BuiltPlatform:
+    settings: object
+    instance: object
+    results: dict  # job name -> ExecuteInProcessResult
+
+
+def build_platform(root: Path, start: dt.date, end: dt.date, scale: float, seed: int, **sim) -> BuiltPlatform:
+    """Simulate [start, end], run the daily job over the range as one run, then the model job."""
+    import dagster as dg
+
+    from orchestration.definitions import PLATFORM_JOB, build_definitions
+    from orchestration.partitions import range_tags
+    from orchestration.settings import Settings
+
+    simulate(SimulationConfig(start=start, end=end, seed=seed, scale=scale, defects=DefectRates.none(), **sim),
+             root / "landing", root / "ground_truth")
+    settings = Settings(data_dir=root / "data", landing_dir=root / "landing", partitions_start=start,
+                        demo_start=start, demo_end=end)
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    results = {}
+    for name in [PLATFORM_JOB, MODEL_JOB]:
+        try:
+            job = defs.resolve_job_def(name)
+        except Exception:  # the model job joins when the application layer defines it
+            continue
+        tags = range_tags(start, end) if job.partitions_def is not None else {}
+        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        results[name] = result
+    return BuiltPlatform(settings, instance, results)
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory) -> BuiltPlatform:
+    """PLATFORM_START..PLATFORM_END, clean data, scale 0.4: every layer materialised (read-only for tests)."""
+    return build_platform(tmp_path_factory.mktemp("platform"), PLATFORM_START, PLATFORM_END, scale=0.4, seed=5)
