@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = Field(None, description="URL that receives every new alert as JSON (POST).")
     alerting_config: Path = Field(PROJECT_ROOT / "expectations" / "alerting.yaml", description="Levels and thresholds.")
     suites_dir: Path = Field(PROJECT_ROOT / "expectations" / "suites", description="Great Expectations suites.")
+    serving_dir: Path | None = Field(
+        None, description="Serving snapshot for BI and the API (serving.duckdb, parquet/, dashboard/); "
+                          "default <data_dir>/serving."
+    )
+    model_dir: Path | None = Field(None, description="Model store (versioned models, never in git); "
+                                                     "default <data_dir>/models.")
 
     @model_validator(mode="after")
     def _fill_paths(self) -> "Settings":
@@ -56,6 +62,8 @@ class Settings(BaseSettings):
         if self.alerts_path is None:
             self.alerts_path = self.data_dir / "ops" / "alerts.sqlite"
         self.alerts_path = self.alerts_path.resolve()
+        self.serving_dir = (self.serving_dir or self.data_dir / "serving").resolve()
+        self.model_dir = (self.model_dir or self.data_dir / "models").resolve()
         self.landing_dir = self.landing_dir.resolve()
         self.lake_dir = self.lake_dir.resolve()
         self.warehouse_path = self.warehouse_path.resolve()
@@ -73,6 +81,11 @@ class Settings(BaseSettings):
     @property
     def ground_truth_dir(self) -> Path:
         return self.data_dir / "ground_truth"
+
+    @property
+    def serving_path(self) -> Path:
+        """The serving snapshot BI tools and the API read (replaced atomically on every publish)."""
+        return self.serving_dir / "serving.duckdb"
 
 
 def get_settings() -> Settings:
