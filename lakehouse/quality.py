@@ -41,6 +41,7 @@ class AlertingConfig:
     volume_min_history_days: int = 7
     volume_drop_ratio_red: float = 0.5
     volume_robust_z_yellow: float = 4.0
+    volume_min_median_red: float = 50.0
     volume_sources: tuple[str, ...] = ("orders", "events")
     kpi_months_missed_yellow: int = 3
     kpi_minor_gap_blue: float = 0.10
@@ -66,7 +67,7 @@ def load_alerting_config(path: Path) -> AlertingConfig:
         "freshness": {"max_lag_days": "freshness_max_lag_days", "sources": "freshness_sources"},
         "volume": {"trailing_days": "volume_trailing_days", "min_history_days": "volume_min_history_days",
                    "drop_ratio_red": "volume_drop_ratio_red", "robust_z_yellow": "volume_robust_z_yellow",
-                   "sources": "volume_sources"},
+                   "min_median_for_red": "volume_min_median_red", "sources": "volume_sources"},
         "kpi": {"months_missed_yellow": "kpi_months_missed_yellow", "minor_gap_blue": "kpi_minor_gap_blue"},
         "complaints": {"trailing_days": "complaint_trailing_days", "ratio_yellow": "complaint_ratio_yellow",
                        "min_tickets": "complaint_min_tickets"},
@@ -339,7 +340,9 @@ def volume_anomaly(history: pd.Series, value: float, config: AlertingConfig, wha
     """Compare a day's value with the trailing days (robust statistics: median and MAD).
 
     red: the value fell below `drop_ratio_red` x the trailing median (a silent drop of half the
-    orders); yellow: its robust z-score |x - median| / (1.4826 MAD) exceeds `robust_z_yellow`.
+    orders) while the median is at least `min_median_for_red` (below that a drop is Poisson noise
+    and at most yellow); yellow: its robust z-score |x - median| / (1.4826 MAD) exceeds
+    `robust_z_yellow`, or a drop below the ratio on a small median.
     With fewer than `min_history_days` days of history the check passes and says so.
     """
     hist = history.dropna().astype(float)
@@ -352,7 +355,8 @@ def volume_anomaly(history: pd.Series, value: float, config: AlertingConfig, wha
     z = (value - median) / scale
     metrics = {"value": value, "trailing_median": median, "robust_z": round(z, 3), "history_days": len(hist)}
     if median > 0 and value < config.volume_drop_ratio_red * median:
-        return CheckOutcome(False, "red", f"{what} {value:,.0f} is below {config.volume_drop_ratio_red:.0%} of the "
+        level = "red" if median >= config.volume_min_median_red else "yellow"
+        return CheckOutcome(False, level, f"{what} {value:,.0f} is below {config.volume_drop_ratio_red:.0%} of the "
                                           f"trailing median {median:,.0f}", metrics)
     if abs(z) > config.volume_robust_z_yellow:
         return CheckOutcome(False, "yellow", f"{what} {value:,.0f} is {z:+.1f} robust standard deviations from the "

@@ -83,6 +83,8 @@ def test_volume_anomaly_cases():
     spike = volume_anomaly(history, 130, CONFIG, "orders")
     assert (spike.passed, spike.level) == (False, "yellow")
     assert volume_anomaly(history.head(3), 10, CONFIG, "orders").passed, "too little history is not judged"
+    small = volume_anomaly(history / 25, 1, CONFIG, "orders")
+    assert (small.passed, small.level) == (False, "yellow"), "1 order vs a median of 4 is noise, not an outage"
 
 
 def test_kpi_alerts_yellow_blue_and_complaint_spike():
