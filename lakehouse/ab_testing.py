@@ -201,8 +201,13 @@ def user_outcomes(assignments: pd.DataFrame, orders: pd.DataFrame, window: dt.ti
     crossovers = (first[first["variants"] > 1].groupby("experiment_id").size()
                   .rename("crossover_users").reset_index())
     first = first[first["variants"] == 1].drop(columns="variants")
+    columns = ["experiment_id", "variant", "customer_id", "assigned_at", "converted", "revenue"]
+    if first.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}), crossovers
     o = orders.dropna(subset=["customer_id", "ordered_at"])
-    o = o.assign(ordered_at=pd.to_datetime(o["ordered_at"]), amount=o["amount"].astype(float))
+    o = o.assign(customer_id=o["customer_id"].astype(str), ordered_at=pd.to_datetime(o["ordered_at"]),
+                 amount=o["amount"].astype(float))
+    first = first.assign(customer_id=first["customer_id"].astype(str))
     if as_of is None:
         as_of = o["ordered_at"].max() if len(o) else first["assigned_at"].max()
     if pd.notna(as_of):
@@ -215,7 +220,7 @@ def user_outcomes(assignments: pd.DataFrame, orders: pd.DataFrame, window: dt.ti
     out = first.merge(per_user, on=["experiment_id", "customer_id"], how="left")
     out["converted"] = out["orders"].fillna(0).astype(int) > 0
     out["revenue"] = out["revenue"].fillna(0.0).astype(float)
-    out = out[["experiment_id", "variant", "customer_id", "assigned_at", "converted", "revenue"]]
+    out = out[columns]
     return out.sort_values(["experiment_id", "variant", "customer_id"]).reset_index(drop=True), crossovers
 
 

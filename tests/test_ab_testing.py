@@ -22,6 +22,7 @@ from lakehouse.ab_testing import (
     analyse,
     compare_means,
     compare_proportions,
+    run_analysis,
     sample_ratio_test,
     user_outcomes,
     write_results,
@@ -188,6 +189,25 @@ def test_write_results_replaces_the_table_in_one_transaction():
     assert write_results(con, analyse(_outcomes("x", {}))) == 0
     cols = [r[0] for r in con.execute(f"describe {RESULTS_TABLE}").fetchall()]
     assert cols == list(RESULT_COLUMNS)
+
+
+def test_a_warehouse_without_experiments_gets_an_empty_results_table():
+    con = duckdb.connect()
+    assert run_analysis(con).empty, "no staging models at all (a fresh warehouse)"
+    con.execute("create schema staging; create schema intermediate")
+    con.execute("create table staging.stg_experiments__assignments (experiment_id varchar, variant varchar, "
+                "customer_id varchar, assigned_at timestamp)")
+    con.execute("create table intermediate.int_order_lines (customer_id varchar, order_id varchar, "
+                "ordered_at timestamp, net_amount decimal(18, 2), line_type varchar)")
+    assert run_analysis(con).empty, "an orders-only deployment: the experiments source is empty"
+    assert con.execute(f"select count(*) from {RESULTS_TABLE}").fetchone()[0] == 0
+    con.execute("insert into staging.stg_experiments__assignments values "
+                "('e', 'control', 'c1', '2026-01-01 10:00'), ('e', 'treatment', 'c2', '2026-01-01 10:00')")
+    con.execute("insert into intermediate.int_order_lines values ('c2', 'o1', '2026-01-01 10:20', 12.5, 'sale'), "
+                "('c9', 'o2', '2026-01-03 09:00', 3, 'sale'), ('c1', 'o3', '2026-01-01 10:30', 7, 'cancellation')")
+    results = run_analysis(con).set_index("variant")
+    assert results.loc["treatment", "conversions"] == 1 and results.loc["control", "conversions"] == 0
+    assert results.loc["treatment", "decision"] == "insufficient_data"
 
 
 # ------------------------------------------------------------------ the platform's experiments
