@@ -1,0 +1,1 @@
+"""The HTTP data API over the serving snapshot (FastAPI; no Dagster import)."""
