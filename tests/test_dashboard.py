@@ -1,0 +1,314 @@
+"""The KPI dashboard: rendered from the platform's serving snapshot and opened in headless Chromium.
+
+The browser is driven through the DevTools protocol (a websocket to `chromium --remote-debugging-port`):
+the test reads the DOM after the page's script ran, collects console messages, uncaught exceptions
+and every network request, and saves a screenshot to test-artifacts/dashboard.png.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from lakehouse.dashboard import load_dashboard_data, render_html, write_dashboard
+from tests.conftest import PROJECT_ROOT
+
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
+
+
+# ------------------------------------------------------------------ a small DevTools client
+class Browser:
+    """Headless Chromium with one page, driven over the DevTools protocol."""
+
+    def __init__(self) -> None:
+        if not Path(CHROMIUM).exists():
+            pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (.ci/run does)")
+        self.profile = Path(tempfile.mkdtemp(prefix="dashboard-chromium-"))
+        self.process = subprocess.Popen(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--hide-scrollbars",
+             "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={self.profile}",
+             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = self.profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.close()
+                pytest.fail("chromium did not open its DevTools port within 30 s")
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
+            page = next(t for t in json.load(response) if t["type"] == "page")
+        self.ws = ws_connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self.events: list[dict] = []
+        self.next_id = 0
+
+    def send(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(timeout=30))
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def wait_for(self, method: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event in self.events:
+                if event.get("method") == method:
+                    return event
+            self.events.append(json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic()))))
+        raise TimeoutError(method)
+
+    def open(self, path: Path, width: int = 1400, height: int = 1000) -> None:
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.send(f"{domain}.enable")
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        self.events.clear()
+        self.send("Page.navigate", url=path.resolve().as_uri())
+        self.wait_for("Page.loadEventFired")
+
+    def evaluate(self, expression: str):
+        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(result["exceptionDetails"])
+        return result["result"].get("value")
+
+    def problems(self) -> list[str]:
+        """Console errors and warnings, uncaught exceptions and log errors seen so far."""
+        self.send("Runtime.evaluate", expression="0")  # drain events that arrived meanwhile
+        found = []
+        for e in self.events:
+            m, p = e.get("method"), e.get("params", {})
+            if m == "Runtime.consoleAPICalled" and p["type"] in {"error", "assert", "warning"}:
+                found.append(f"console.{p['type']}: " + " ".join(str(a.get("value", a.get("description")))
+                                                                  for a in p.get("args", [])))
+            elif m == "Runtime.exceptionThrown":
+                d = p["exceptionDetails"]
+                found.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
+            elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
+                found.append(f"log: {p['entry']['text']}")
+        return found
+
+    def requested_urls(self) -> list[str]:
+        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+
+    def screenshot(self, target: Path) -> None:
+        metrics = self.send("Page.getLayoutMetrics")["cssContentSize"]
+        shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                         clip={"x": 0, "y": 0, "width": metrics["width"], "height": metrics["height"], "scale": 1})
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(shot["data"]))
+
+    def close(self) -> None:
+        ws = getattr(self, "ws", None)
+        if ws is not None:
+            ws.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = Browser()
+    yield b
+    b.close()
+
+
+# ------------------------------------------------------------------ the platform's dashboard
+DOM_SUMMARY = """JSON.stringify({
+  charts: Number(document.documentElement.getAttribute("data-charts")),
+  svgs: document.querySelectorAll("svg.chart").length,
+  trend: Object.fromEntries(["net_revenue", "orders", "aov", "active_users", "conversion_rate", "repurchase_rate"]
+    .map(k => [k, {actual: document.querySelectorAll("#trend-" + k + " circle.pt.actual").length,
+                   target: document.querySelectorAll("#trend-" + k + " circle.pt.target").length}])),
+  tiles: Array.from(document.querySelectorAll(".tile")).map(t => ({kpi: t.dataset.kpi, value: t.dataset.value,
+    text: t.querySelector(".kpi-value").textContent})),
+  cells: Array.from(document.querySelectorAll("#retention-heatmap rect.cell")).map(c =>
+    [c.dataset.cohort, Number(c.dataset.period), Number(c.dataset.value)]),
+  roas: Array.from(document.querySelectorAll("#channel-roas rect.bar")).map(b => [b.dataset.label, Number(b.dataset.value)]),
+  cac: Array.from(document.querySelectorAll("#channel-cac rect.bar")).map(b => [b.dataset.label, Number(b.dataset.value)]),
+  segments: Array.from(document.querySelectorAll("#segment-sizes rect.bar")).map(b => [b.dataset.label, Number(b.dataset.value)]),
+  segmentLines: document.querySelectorAll("#segment-trend path.line").length,
+  forecastPoints: document.querySelectorAll("#forecast-chart circle.pt.forecast").length,
+  noForecast: (document.getElementById("no-forecast") || {}).textContent || null,
+  alertBadges: Object.fromEntries(Array.from(document.querySelectorAll(".badge")).map(b =>
+    [b.dataset.level, Number(b.dataset.count)])),
+  alertRows: document.querySelectorAll("table.alerts tbody tr").length,
+  lifts: Array.from(document.querySelectorAll("#ab-lift circle.pt.lift")).map(c => [c.dataset.experiment, Number(c.dataset.value)]),
+  width: document.documentElement.scrollWidth,
+})"""
+
+
+@pytest.fixture(scope="module")
+def snapshot(platform) -> Path:
+    path = platform.settings.serving_path
+    assert path.exists(), "the daily job publishes the serving snapshot"
+    return path
+
+
+@pytest.fixture(scope="module")
+def rendered(snapshot, browser, tmp_path_factory) -> dict:
+    # Rendered afresh from the final snapshot (a later job may publish the snapshot again).
+    page, _ = write_dashboard(snapshot, tmp_path_factory.mktemp("dashboard"))
+    browser.open(page)
+    summary = json.loads(browser.evaluate(DOM_SUMMARY))
+    summary["problems"] = browser.problems()
+    summary["requests"] = browser.requested_urls()
+    browser.screenshot(ARTIFACTS / "dashboard.png")
+    return summary
+
+
+def _query(snapshot: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def test_page_renders_without_console_errors_or_network(rendered):
+    assert rendered["problems"] == []
+    assert all(u.startswith(("file:", "data:")) for u in rendered["requests"]), rendered["requests"]
+    assert rendered["charts"] == rendered["svgs"] >= 8, "the inline script ran and counted the charts"
+    assert rendered["width"] <= 1400, "no horizontal overflow at a laptop width"
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 20_000
+
+
+def test_kpi_trends_and_tiles_equal_the_snapshot(rendered, snapshot):
+    monthly = _query(snapshot, "select kpi_month, kpi, value, target from marts.kpi_monthly")
+    for kpi, points in rendered["trend"].items():
+        rows = monthly[monthly["kpi"] == kpi]
+        assert points == {"actual": int(rows["value"].notna().sum()), "target": int(rows["target"].notna().sum())}
+        assert points["actual"] >= 6, "half a year of months"
+    latest = monthly[monthly["kpi_month"] == monthly["kpi_month"].max()].set_index("kpi")
+    tiles = {t["kpi"]: t for t in rendered["tiles"]}
+    assert set(tiles) == set(latest.index)
+    for kpi, row in latest.iterrows():
+        assert float(tiles[kpi]["value"]) == pytest.approx(row["value"], rel=1e-12)
+    assert tiles["orders"]["text"] == f"{int(latest.loc['orders', 'value']):,}"
+    assert tiles["net_revenue"]["text"] == f"{latest.loc['net_revenue', 'value']:,.0f}"
+    assert tiles["conversion_rate"]["text"] == f"{100 * latest.loc['conversion_rate', 'value']:.1f}%"
+
+
+def test_channels_cohorts_and_segments_equal_the_snapshot(rendered, snapshot):
+    channels = _query(snapshot, """
+        select channel, sum(revenue_last_touch) / sum(spend) as roas, sum(spend) / nullif(sum(new_customers), 0) as cac
+        from marts.kpi_channel_daily
+        where kpi_date >= (select max(kpi_date) from marts.kpi_channel_daily) - 29
+        group by 1 having sum(spend) > 0 order by 1""")
+    assert [c for c, _ in rendered["roas"]] == list(channels["channel"]) and len(channels) == 3
+    assert [v for _, v in rendered["roas"]] == pytest.approx(list(channels["roas"].astype(float)), rel=1e-9)
+    assert [v for _, v in rendered["cac"]] == pytest.approx(list(channels["cac"].astype(float)), rel=1e-9)
+
+    cohorts = _query(snapshot, "select cohort_start, periods_since, retention_rate from marts.kpi_retention_cohorts "
+                               "where cohort_grain = 'month' order by 1, 2")
+    assert len(rendered["cells"]) == len(cohorts) >= 6 + 5
+    got = sorted((c, p, v) for c, p, v in rendered["cells"])
+    want = [(pd.Timestamp(r.cohort_start).date().isoformat(), int(r.periods_since), float(r.retention_rate))
+            for r in cohorts.itertuples()]
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert [g[2] for g in got] == pytest.approx([w[2] for w in want], rel=1e-12)
+
+    sizes = _query(snapshot, "select lifecycle_stage, count(*) as n from marts.segment_daily "
+                             "where segment_date = (select max(segment_date) from marts.segment_daily) group by 1")
+    assert dict(rendered["segments"]) == dict(zip(sizes["lifecycle_stage"], sizes["n"].astype(float)))
+    assert rendered["segmentLines"] == len(sizes)
+
+
+def test_forecast_alerts_and_experiments_equal_the_snapshot(rendered, snapshot):
+    tables = set(_query(snapshot, "select table_schema || '.' || table_name as t from information_schema.tables")["t"])
+    if "application.demand_forecast" in tables:
+        dates = _query(snapshot, "select count(distinct forecast_date) as n from application.demand_forecast")
+        assert rendered["forecastPoints"] == int(dates["n"].iloc[0]) > 0 and rendered["noForecast"] is None
+    else:
+        assert rendered["noForecast"] == "no forecast yet" and rendered["forecastPoints"] == 0
+
+    alerts = _query(snapshot, "select level, count(*) as n from ops.alerts group by 1")
+    expected = {lvl: 0 for lvl in ("red", "yellow", "blue")} | dict(zip(alerts["level"], alerts["n"]))
+    assert rendered["alertBadges"] == expected
+    assert rendered["alertRows"] == min(30, sum(expected.values()))
+
+    ab = _query(snapshot, "select experiment_id, rel_lift from application.ab_test_results where not is_control")
+    lifts = dict(rendered["lifts"])
+    assert sorted(lifts) == sorted(ab["experiment_id"]) and len(lifts) == 2
+    assert [lifts[e] for e in ab["experiment_id"]] == pytest.approx(list(ab["rel_lift"]), rel=1e-12)
+
+
+def test_asset_writes_the_page_and_names_it(platform):
+    page = platform.settings.serving_dir / "dashboard" / "index.html"
+    assert page.exists() and "Operations KPI dashboard" in page.read_text()
+    event = platform.instance.get_latest_materialization_event(dg.AssetKey(["application", "kpi_dashboard"]))
+    assert event is not None
+    metadata = event.asset_materialization.metadata
+    assert metadata["path"].value == str(platform.settings.serving_dir / "dashboard" / "index.html")
+    assert "net_revenue" in metadata["preview"].value and metadata["bytes"].value > 10_000
+
+
+# ------------------------------------------------------------------ renderer cases the platform does not show
+def test_forecast_is_drawn_against_actual_units(snapshot, tmp_path, browser):
+    copy = tmp_path / "serving.duckdb"
+    shutil.copy(snapshot, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("drop table if exists application.demand_forecast")
+        con.execute("""
+            create table application.demand_forecast as
+            select product_id, cast(day as date) as forecast_date, 1.0 as p10, 2.0 as p50, 4.0 as p90,
+                   'v7' as model_version, 'gradient_boosting' as method, timestamp '2026-04-01 02:00' as generated_at
+            from (select distinct product_id from marts.kpi_inventory_daily),
+                 range(date '2026-04-01', date '2026-04-15', interval 1 day) t(day)""")
+        products = con.execute("select count(distinct product_id) from application.demand_forecast").fetchone()[0]
+    page, data = write_dashboard(copy, tmp_path / "dashboard", generated_at=dt.datetime(2026, 4, 1))
+    assert data.forecast is not None and list(data.forecast["p50"]) == [2.0 * products] * 14
+    browser.open(page)
+    assert browser.evaluate("document.querySelectorAll('#forecast-chart circle.pt.forecast').length") == 14
+    assert browser.evaluate("document.querySelectorAll('#forecast-chart circle.pt.actual').length") > 20
+    assert browser.evaluate("document.querySelectorAll('#forecast-chart polygon.band').length") == 1
+    assert "v7" in browser.evaluate("document.getElementById('forecast').textContent")
+    assert browser.problems() == []
+
+
+def test_empty_snapshot_still_renders(tmp_path, browser):
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    page, data = write_dashboard(empty, tmp_path / "dashboard")
+    assert data.forecast is None and data.ab_results is None
+    browser.open(page)
+    assert browser.evaluate("document.getElementById('no-forecast').textContent") == "no forecast yet"
+    assert browser.problems() == []
+
+
+def test_the_console_check_can_fail(snapshot, tmp_path, browser):
+    page = tmp_path / "broken.html"
+    html = render_html(load_dashboard_data(snapshot))
+    page.write_text(html.replace("</body>", "<script>console.error('broken chart'); undefinedCall();</script></body>"))
+    browser.open(page)
+    problems = browser.problems()
+    assert any("broken chart" in p for p in problems) and any("undefinedCall" in p for p in problems)
+
+
+def test_page_is_replaced_atomically(snapshot, tmp_path):
+    out = tmp_path / "dashboard"
+    first, _ = write_dashboard(snapshot, out, generated_at=dt.datetime(2026, 4, 1, 8, 0))
+    inode = first.stat().st_ino
+    second, _ = write_dashboard(snapshot, out, generated_at=dt.datetime(2026, 4, 2, 8, 0))
+    assert second == first and second.stat().st_ino != inode, "a new file is swapped in, not rewritten in place"
+    assert "2026-04-02 08:00" in second.read_text() and [p.name for p in out.iterdir()] == ["index.html"]
