@@ -89,17 +89,22 @@ def _source_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    """Copy wh.<schema>.<table> without PII-named columns; returns the columns left out."""
-    columns = [c for (c,) in con.execute(
-        "select column_name from information_schema.columns where table_catalog = 'wh' and table_schema = ? "
-        "and table_name = ? order by ordinal_position", [schema, table]).fetchall()]
-    keep = [c for c in columns if not PII_COLUMN_NAME.search(c)]
+    """Copy wh.<schema>.<table> without PII-named columns; returns the columns left out.
+
+    Rows are stored in the order of the table's first date column (its day or month, for the
+    marts), so DuckDB's per-block min/max skips most of a large table on a date-range query."""
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns where table_catalog = 'wh' "
+        "and table_schema = ? and table_name = ? order by ordinal_position", [schema, table]).fetchall()
+    keep = [c for c, _ in columns if not PII_COLUMN_NAME.search(c)]
     if not keep:
         raise PersonalDataFound(f"every column of {schema}.{table} looks like contact data; nothing to publish")
+    dates = [c for c, t in columns if t == "DATE" and c in keep]
+    order = f" order by {q(dates[0])}" if dates else ""
     con.execute(f"create schema if not exists {q(schema)}")
     con.execute(f"create table {q(schema)}.{q(table)} as select {', '.join(q(c) for c in keep)} "
-                f"from wh.{q(schema)}.{q(table)}")
-    return [f"{schema}.{table}.{c}" for c in columns if c not in keep]
+                f"from wh.{q(schema)}.{q(table)}{order}")
+    return [f"{schema}.{table}.{c}" for c, _ in columns if c not in keep]
 
 
 def _read_alerts(alerts_path: Path | None) -> pd.DataFrame:
