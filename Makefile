@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export PYTHONWARNINGS := ignore
 
-.PHONY: install run test ui bench docs backfill home summary clean
+.PHONY: install run test ui bench docs backfill home summary clean serve
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ docs: install
 	cd dbt_project && DMP_DBT_DUCKDB_PATH=$${DMP_WAREHOUSE_PATH:-$(CURDIR)/data/warehouse/warehouse.duckdb} \
 	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --target-path target/docs
 	@echo "dbt docs: dbt_project/target/docs/index.html (serve: cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir . --target-path target/docs --port 8080)"
+
+# The HTTP data API on the settings' serving snapshot (<serving_dir>/serving.duckdb), at
+# DMP_API_HOST:DMP_API_PORT (default 127.0.0.1:8000); keys from DMP_API_KEYS or DMP_API_KEYS_FILE.
+serve: install
+	$(PY) -m api
 
 clean:
 	rm -rf data .dagster_home
