@@ -1,6 +1,6 @@
 """The KPI dashboard: rendered from the platform's serving snapshot and opened in headless Chromium.
 
-The browser is driven through the DevTools protocol (a websocket to `chromium --remote-debugging-port`):
+The browser is driven through the DevTools protocol (over `chromium --remote-debugging-pipe`):
 the test reads the DOM after the page's script ran, collects console messages, uncaught exceptions
 and every network request, and saves a screenshot to test-artifacts/dashboard.png.
 """
@@ -10,18 +10,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
+import select
 import shutil
 import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from websockets.sync.client import connect as ws_connect
 
 from lakehouse.dashboard import load_dashboard_data, render_html, write_dashboard
 from tests.conftest import PROJECT_ROOT
@@ -32,36 +32,49 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr
 
 # ------------------------------------------------------------------ a small DevTools client
 class Browser:
-    """Headless Chromium with one page, driven over the DevTools protocol."""
+    """Headless Chromium with one page, driven over the DevTools protocol.
+
+    The protocol runs over `--remote-debugging-pipe` (JSON messages ending in NUL on the browser's
+    file descriptors 3 and 4), so the test needs no websocket library and opens no port.
+    """
 
     def __init__(self) -> None:
         if not Path(CHROMIUM).exists():
             pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (.ci/run does)")
         self.profile = Path(tempfile.mkdtemp(prefix="dashboard-chromium-"))
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--no-default-browser-check", "--disable-extensions", "--hide-scrollbars", "--remote-debugging-pipe",
+                f"--user-data-dir={self.profile}", "about:blank"]
+        # The shell hands our stdin/stdout pipes to the browser as fds 3 (commands) and 4 (replies).
         self.process = subprocess.Popen(
-            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--hide-scrollbars",
-             "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={self.profile}",
-             "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = self.profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.close()
-                pytest.fail("chromium did not open its DevTools port within 30 s")
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-            page = next(t for t in json.load(response) if t["type"] == "page")
-        self.ws = ws_connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+            ["sh", "-c", 'exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>/dev/null 2>/dev/null', CHROMIUM, *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.buffer = b""
         self.events: list[dict] = []
         self.next_id = 0
+        self.session: str | None = None
+        page = next(t for t in self.send("Target.getTargets")["targetInfos"] if t["type"] == "page")
+        self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True)["sessionId"]
+
+    def _receive(self, timeout: float) -> dict:
+        while b"\0" not in self.buffer:
+            ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+            chunk = os.read(self.process.stdout.fileno(), 1 << 20) if ready else b""
+            if not chunk:
+                raise TimeoutError("chromium sent nothing" if not ready else "chromium closed its DevTools pipe")
+            self.buffer += chunk
+        message, self.buffer = self.buffer.split(b"\0", 1)
+        return json.loads(message)
 
     def send(self, method: str, **params) -> dict:
         self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        command = {"id": self.next_id, "method": method, "params": params}
+        if self.session:
+            command["sessionId"] = self.session
+        self.process.stdin.write(json.dumps(command).encode() + b"\0")
+        self.process.stdin.flush()
         while True:
-            message = json.loads(self.ws.recv(timeout=30))
+            message = self._receive(timeout=30)
             if message.get("id") == self.next_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
@@ -70,12 +83,11 @@ class Browser:
 
     def wait_for(self, method: str, timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             for event in self.events:
                 if event.get("method") == method:
                     return event
-            self.events.append(json.loads(self.ws.recv(timeout=max(0.1, deadline - time.monotonic()))))
-        raise TimeoutError(method)
+            self.events.append(self._receive(timeout=max(0.1, deadline - time.monotonic())))
 
     def open(self, path: Path, width: int = 1400, height: int = 1000) -> None:
         for domain in ("Page", "Runtime", "Log", "Network"):
@@ -118,9 +130,7 @@ class Browser:
         target.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:
-        ws = getattr(self, "ws", None)
-        if ws is not None:
-            ws.close()
+        self.process.stdin.close()
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
