@@ -145,7 +145,7 @@ def _actual_units(con: duckdb.DuckDBPyConnection, t: set[str], forecast: pd.Data
     """Units sold per day: per product from the inventory mart when it has rows, else the daily total."""
     if "marts.kpi_inventory_daily" in t and con.execute("select count(*) from marts.kpi_inventory_daily").fetchone()[0]:
         sql = "select kpi_date as day, sum(units_sold) as units from marts.kpi_inventory_daily group by 1 order by 1"
-        if forecast is not None and "application.demand_forecast" in t:
+        if forecast is not None:  # the products the forecast covers
             sql = ("select kpi_date as day, sum(units_sold) as units from marts.kpi_inventory_daily "
                    "where product_id in (select product_id from application.demand_forecast) group by 1 order by 1")
         return con.execute(sql).df()
