@@ -209,6 +209,13 @@ def create_app(snapshot_path: Path | str, keys: Mapping[str, frozenset[str]],
         text = "; ".join(f"invalid parameter '{e['parameter']}': {e['message']}" for e in errors)
         return JSONResponse({"detail": text, "errors": errors}, status_code=422)
 
+    @app.exception_handler(duckdb.Error)
+    async def snapshot_cannot_answer(request: Request, exc: duckdb.Error) -> JSONResponse:
+        # e.g. a model output published with other columns than this endpoint reads
+        log.error("query for %s failed on the snapshot: %s", request.url.path, exc)
+        return JSONResponse({"detail": "the serving snapshot cannot answer this request: a table lacks what this "
+                                       "endpoint reads; republish the snapshot or upgrade the API"}, status_code=503)
+
     @app.exception_handler(SnapshotMissing)
     async def no_snapshot(request: Request, exc: SnapshotMissing) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)

@@ -13,8 +13,11 @@ import datetime as dt
 import decimal
 import math
 import re
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -30,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import MAX_PAGE, create_app
-from api.keys import parse_keys
+from api.keys import KeyConfigError, load_key_file, mask, parse_keys
 from lakehouse.serving import publish_snapshot
 
 KEYS = parse_keys("kpis-key-0001:kpis;cust-key-0001:customers;dash-key-0001:dashboard;"
@@ -272,6 +275,15 @@ def test_absent_model_outputs_answer_404_with_a_message(published, tmp_path):
         body = get(client, f"/v1/customers/{customer}").json()
         assert body["churn_risk_source"] in (None, "marts.user_profile")
         assert get(client, "/v1/kpis/daily").status_code == 200
+    # A model output with other columns than the endpoint reads: 503 with a message, not a crash.
+    con = duckdb.connect(str(source))
+    con.execute("create schema application")
+    con.execute("create table application.demand_forecast as select 'P1' as sku, 1.0 as units")
+    con.close()
+    snap = publish_snapshot(source, tmp_path / "serving")
+    with running(create_app(snap.path, KEYS)) as url, httpx.Client(base_url=url) as client:
+        response = get(client, "/v1/forecasts/demand")
+        assert response.status_code == 503 and "lacks" in response.json()["detail"]
 
 
 def test_health_and_openapi_need_no_key(api, published):
@@ -305,6 +317,55 @@ def test_dashboard_is_served_when_it_exists(api, published):
 
 
 # --- keys, validation, pagination ---------------------------------------------------------------------
+
+
+def test_python_m_api_serves_with_keys_from_a_yaml_file_and_never_logs_them(published, tmp_path):
+    secret, limited = "yaml-secret-key-0001", "yaml-kpis-key-0002"
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(f"keys:\n  {secret}: ['*']\n  {limited}: [kpis]\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DMP_API_SNAPSHOT": str(published["serving"] / "serving.duckdb"),
+           "DMP_API_KEYS_FILE": str(keys_file), "DMP_API_HOST": "127.0.0.1", "DMP_API_PORT": str(port)}
+    log = tmp_path / "api.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=Path(__file__).resolve().parent.parent, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url, deadline = f"http://127.0.0.1:{port}", time.time() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.time() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.2)
+        assert httpx.get(url + "/v1/alerts", headers={"X-API-Key": secret}).status_code == 200
+        assert httpx.get(url + "/v1/alerts", headers={"X-API-Key": limited}).status_code == 403
+        assert httpx.get(url + "/v1/kpis/daily", headers={"X-API-Key": limited}).status_code == 200
+        assert httpx.get(url + "/v1/kpis/daily", headers={"X-API-Key": secret[:-1] + "X"}).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    text = log.read_text()
+    assert "401" in text and "rejected unknown API key" in text, "the log shows what happened"
+    assert secret not in text and limited not in text and secret[:-1] not in text, "but never a key"
+
+
+def test_key_configuration_is_parsed_and_checked(tmp_path):
+    assert parse_keys(" key-one-123:kpis, customers ; key-two-456:* ;") == {
+        "key-one-123": frozenset({"kpis", "customers"}), "key-two-456": frozenset({"*"})}
+    listed = tmp_path / "keys.yaml"
+    listed.write_text("keys:\n  - {key: list-key-0001, scopes: [alerts]}\n")
+    assert load_key_file(listed) == {"list-key-0001": frozenset({"alerts"})}
+    for bad, message in [("short:kpis", "shorter than 8"), ("long-enough-key:kpis,sales", "unknown scopes"),
+                         ("long-enough-key", "no ':<scopes>'")]:
+        with pytest.raises(KeyConfigError, match=message) as failure:
+            parse_keys(bad)
+        assert "long-enough-key" not in str(failure.value), "errors mask the key too"
+    assert mask("abcdefghijkl") == "ab…(12 chars)"
+
 
 
 @pytest.mark.parametrize("path,scope", ENDPOINTS)
