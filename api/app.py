@@ -93,6 +93,8 @@ def _jsonable(value: object) -> object:
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
     if isinstance(value, list):
