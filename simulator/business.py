@@ -103,7 +103,9 @@ class Business:
         self.promo_until = np.full(n, -1)
         self.promo_pct = np.zeros(n)
         self.on_hand = np.round(self.popularity * 40 * self.scale + 20).astype(np.int64)
-        self.reorder_point = np.round(self.popularity * 8 * self.scale + 5).astype(np.int64)
+        self.base_reorder_point = np.round(self.popularity * 8 * self.scale + 5).astype(np.int64)
+        self.reorder_point = self.base_reorder_point.copy()
+        self.demand_ewma = np.zeros(self.n_products)  # units sold per day, smoothed (the buyer's view)
         self.inbound: dict[int, np.ndarray] = {}
 
     def _init_customers(self) -> None:
@@ -306,6 +308,7 @@ class Business:
         keep = cum <= self.on_hand[line_prod]
         sold = np.bincount(line_prod[keep], weights=qty[keep], minlength=self.n_products).astype(np.int64)
         self.on_hand -= sold
+        self.demand_ewma = 0.9 * self.demand_ewma + 0.1 * sold
         line_order, line_prod, qty = line_order[keep], line_prod[keep], qty[keep]
         has_order = np.bincount(line_order, minlength=n_orders) > 0
         coupon = rng.random(n_orders) < 0.12
@@ -395,7 +398,9 @@ class Business:
             "comment": [c if c else None for c in comments],
         })
 
-        # Inventory: receive what arrives today, reorder what runs low (lead time 3-7 days).
+        # Inventory: receive what arrives today, reorder what runs low (lead time 3-7 days). The
+        # reorder point follows recent sales (ten days of cover), so stock keeps up with growth.
+        self.reorder_point = np.maximum(self.base_reorder_point, np.ceil(10 * self.demand_ewma).astype(np.int64))
         received = self.inbound.pop(d, np.zeros(self.n_products, dtype=np.int64))
         self.on_hand += received
         pending = sum(self.inbound.values()) if self.inbound else np.zeros(self.n_products, dtype=np.int64)

@@ -1,7 +1,11 @@
 -- One row per known customer: who they are (no PII), how they buy, which segment they are in.
 -- Customers come from the customer master, orders and events, so every deployment (orders only
--- included) gets a profile for every customer it has seen. churn_risk and churn_risk_decile are
--- filled by the retention model and null until it has scored.
+-- included) gets a profile for every customer it has seen. churn_risk and churn_risk_decile come
+-- from the promoted retention model's latest scores (application.churn_risk_scores) and are null
+-- for customers it did not score, or before a model has been promoted.
+{%- set churn_scores = source('application', 'churn_risk_scores') %}
+{%- set scores_exist = execute and adapter.get_relation(
+        database=churn_scores.database, schema=churn_scores.schema, identifier=churn_scores.identifier) is not none %}
 with customers as (
     select * from {{ ref('int_customers') }}
 ),
@@ -39,6 +43,19 @@ complaints as (
         count(distinct case when status = 'open' then ticket_id end) as open_complaints
     from {{ ref('stg_feedback__tickets') }}
     group by customer_id
+),
+
+churn as (
+{%- if scores_exist %}
+    select customer_id, churn_probability, risk_decile, model_version from {{ churn_scores }}
+{%- else %}
+    select
+        cast(null as varchar) as customer_id,
+        cast(null as double) as churn_probability,
+        cast(null as integer) as risk_decile,
+        cast(null as varchar) as model_version
+    where false
+{%- endif %}
 ),
 
 everyone as (
@@ -83,8 +100,15 @@ final as (
         latest_nps.nps_group as latest_nps_group,
         coalesce(complaints.complaints, 0) as complaints,
         coalesce(complaints.open_complaints, 0) as open_complaints,
-        cast(null as double) as churn_risk,
-        cast(null as integer) as churn_risk_decile,
+        churn.churn_probability as churn_risk,
+        churn.risk_decile as churn_risk_decile,
+        case
+            when churn.risk_decile is null then 'unscored'
+            when churn.risk_decile >= 9 then 'high'
+            when churn.risk_decile >= 6 then 'medium'
+            else 'low'
+        end as churn_risk_segment,
+        churn.model_version as churn_model_version,
         as_of.as_of_date
     from everyone
     cross join as_of
@@ -93,6 +117,7 @@ final as (
     left join activity on everyone.customer_id = activity.customer_id
     left join latest_nps on everyone.customer_id = latest_nps.customer_id
     left join complaints on everyone.customer_id = complaints.customer_id
+    left join churn on everyone.customer_id = churn.customer_id
 )
 
 select * from final
