@@ -25,11 +25,13 @@ home: install
 run: install home
 	$(PY) -m orchestration.cli demo
 
-# A backfill of a date range, e.g. `make backfill START=2026-02-01 END=2026-02-07`: every asset for
-# every day of the range as ONE run (each asset has a single-run backfill policy).
+# A backfill of a date range, e.g. `make backfill START=2026-02-01 END=2026-02-07`: a Dagster
+# backfill of platform_daily that the daemon executes as ONE run (each asset has a single-run
+# backfill policy); waits until it finishes. Needs a daemon (`make ui`, or `make daemon`).
+# GROUPS="collection storage" backfills only those layers.
 backfill: install home
-	@test -n "$(START)" -a -n "$(END)" || { echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
-	$(VENV)/bin/dagster asset materialize -m orchestration.definitions --select '*' --partition-range $(START)...$(END)
+	@test -n "$(START)" -a -n "$(END)" || { echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD [GROUPS=...]"; exit 2; }
+	$(PY) -m orchestration.backfill --start $(START) --end $(END) --wait $(foreach g,$(GROUPS),--group $(g))
 
 summary: install
 	$(PY) -m orchestration.cli summary
@@ -56,6 +58,30 @@ docs: install
 # DMP_API_HOST:DMP_API_PORT (default 127.0.0.1:8000); keys from DMP_API_KEYS or DMP_API_KEYS_FILE.
 serve: install
 	$(PY) -m api
+
+# Server deployment (docs/operations.md): DMP_INSTANCE=postgres and DMP_POSTGRES_URL set, then
+# `make server-home` once, and `make code-server`, `make daemon`, `make webserver` as three processes.
+DMP_CODE_SERVER_HOST ?= 127.0.0.1
+DMP_CODE_SERVER_PORT ?= 4266
+WEBSERVER_HOST ?= 127.0.0.1
+WEBSERVER_PORT ?= 3000
+export DMP_CODE_SERVER_HOST DMP_CODE_SERVER_PORT
+SERVER_WORKSPACE := deploy/workspace-server.yaml
+.PHONY: server-home code-server daemon webserver
+
+server-home: install
+	$(PY) -m orchestration.instance write --pools
+	$(PY) -m orchestration.instance show
+
+code-server: install home
+	$(VENV)/bin/dagster code-server start -m orchestration.definitions -h $(DMP_CODE_SERVER_HOST) \
+	  -p $(DMP_CODE_SERVER_PORT) --location-name data_middle_platform
+
+daemon: install home
+	$(VENV)/bin/dagster-daemon run -w $(SERVER_WORKSPACE)
+
+webserver: install home
+	$(VENV)/bin/dagster-webserver -w $(SERVER_WORKSPACE) -h $(WEBSERVER_HOST) -p $(WEBSERVER_PORT)
 
 clean:
 	rm -rf data .dagster_home

@@ -10,24 +10,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT, Settings, get_settings
+from orchestration.settings import Settings, get_settings
 
 
 def ensure_dagster_home() -> Path:
-    """Point DAGSTER_HOME at the project-local instance (created from deploy/dagster.yaml)."""
-    home = Path(os.environ.get("DAGSTER_HOME") or PROJECT_ROOT / ".dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
-    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
-    return home
+    """Point DAGSTER_HOME at the instance (default .dagster_home/), its dagster.yaml the DMP_INSTANCE profile."""
+    from orchestration.instance import prepare_home
+
+    return prepare_home(get_settings())
 
 
 def simulate_if_needed(settings: Settings, force: bool = False) -> bool:

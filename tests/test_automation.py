@@ -14,7 +14,8 @@ from orchestration.settings import Settings
 
 def _defs(tmp_path, **kwargs) -> tuple[Settings, dg.Definitions]:
     settings = Settings(data_dir=tmp_path / "data", landing_dir=tmp_path / "landing",
-                        partitions_start=dt.date(2026, 1, 1), **kwargs)
+                        partitions_start=dt.date(2026, 1, 1), demo_start=dt.date(2026, 1, 1),
+                        demo_end=dt.date(2026, 1, 31), **kwargs)
     return settings, build_definitions(settings)
 
 
