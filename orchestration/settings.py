@@ -31,15 +31,19 @@ class Settings(BaseSettings):
     mappings_dir: Path | None = Field(
         None, description="Directory of user mapping files (<source>.yaml) overriding contract mappings."
     )
-    partitions_start: dt.date = Field(dt.date(2026, 1, 1), description="First daily partition.")
-    demo_start: dt.date = Field(dt.date(2026, 1, 1), description="First day of the demo range.")
+    partitions_start: dt.date = Field(dt.date(2025, 10, 1), description="First daily partition.")
+    # Half a year: the retention model's 60-day horizon needs about five months of history.
+    demo_start: dt.date = Field(dt.date(2025, 10, 1), description="First day of the demo range.")
     demo_end: dt.date = Field(dt.date(2026, 3, 31), description="Last day (inclusive) of the demo range.")
-    sim_scale: float = Field(1.0, gt=0, description="Size of the simulated business (1.0 ~ 3k customers).")
+    sim_scale: float = Field(0.5, gt=0, description="Size of the simulated business (0.5 ~ 4k customers "
+                                                    "in the half-year demo).")
     sim_seed: int = Field(7, description="Seed of the simulated business.")
     sim_defects: bool = Field(True, description="Inject dirty data into the simulated exports.")
     schedule_hour: int = Field(2, ge=0, le=23, description="Hour of the daily run (in schedule_timezone).")
     schedule_minute: int = Field(0, ge=0, le=59, description="Minute of the daily run.")
     schedule_timezone: str = Field("UTC", description="Timezone of the daily schedule (IANA name).")
+    retrain_cron: str = Field("0 4 * * 1", description="When the weekly model retraining runs (cron, in "
+                                                       "schedule_timezone); default Mondays 04:00.")
     alerts_path: Path | None = Field(None, description="SQLite file of alerts; default <data_dir>/ops/alerts.sqlite.")
     alert_webhook_url: str | None = Field(None, description="URL that receives every new alert as JSON (POST).")
     alerting_config: Path = Field(PROJECT_ROOT / "expectations" / "alerting.yaml", description="Levels and thresholds.")
