@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,3 +196,12 @@ def test_a_publish_swaps_atomically_and_a_long_reader_finishes_on_the_old_file(s
     assert fresh.execute("select published_at from new.meta.snapshot").fetchone()[0] == dt.datetime(2026, 4, 2)
     assert json.loads((serving / "manifest.json").read_text())["published_at"].startswith("2026-04-02")
     assert not [p for p in serving.rglob("*.tmp")], "no temporary file is left behind"
+
+
+def test_publisher_and_api_do_not_import_dagster():
+    code = ("import sys, lakehouse.serving, api.app, api.snapshot, api.keys, api.__main__; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_dbt')))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
