@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export PYTHONWARNINGS := ignore
 
-.PHONY: install run test ui bench docs backfill home summary clean serve
+.PHONY: install run test ui bench docs backfill home summary clean retrain serve
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ bench: install
 	$(PY) benchmarks/ingest_benchmark.py
 	$(PY) benchmarks/processing_benchmark.py
 	$(PY) benchmarks/quality_benchmark.py
+	$(PY) benchmarks/model_benchmark.py
+
+# Retrain the retention and demand models now (what the weekly schedule runs): train, gate,
+# promote, re-score, refresh the profile marts and the serving snapshot.
+retrain: install home
+	$(VENV)/bin/dagster job execute -m orchestration.definitions -j model_training
 
 # dbt docs for the marts: models, columns, tests and lineage (built from the warehouse of `make run`).
 docs: install

@@ -66,6 +66,20 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
         )
 
 
+def run_models(settings: Settings, log_level: str = "WARNING"):
+    """Retrain, gate and promote the models, re-score and refresh what shows the scores (one run)."""
+    import dagster as dg
+
+    from orchestration.application.models import MODEL_JOB
+    from orchestration.definitions import build_definitions
+
+    ensure_dagster_home()
+    job = build_definitions(settings).resolve_job_def(MODEL_JOB)
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(instance=instance, raise_on_error=False,
+                                      run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+
+
 def summary(settings: Settings) -> str:
     """Rows per layer and source, quarantined rows, and where everything is."""
     import duckdb
@@ -190,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
     status = "succeeded" if result.success else "FAILED"
     print(f"[2/3] run {result.run_id} over {start}..{end} {status} "
           f"in {time.time() - t1:.1f}s")
+    if result.success and args.command == "demo":
+        t2 = time.time()
+        result = run_models(settings)
+        status = "succeeded" if result.success else "FAILED"
+        print(f"      model training run {result.run_id} {status} in {time.time() - t2:.1f}s "
+              "(retention and demand models trained, gated, promoted; scores and forecast refreshed)")
     print("[3/3] summary\n")
     print(summary(settings))
     print(f"\ntotal {time.time() - t0:.1f}s")
