@@ -48,6 +48,7 @@ bench: install
 	$(PY) benchmarks/processing_benchmark.py
 	$(PY) benchmarks/quality_benchmark.py
 	$(PY) benchmarks/model_benchmark.py
+	$(PY) benchmarks/api_benchmark.py
 
 # Retrain the retention and demand models now (what the weekly schedule runs): train, gate,
 # promote, re-score, refresh the profile marts and the serving snapshot.
