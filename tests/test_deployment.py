@@ -214,9 +214,20 @@ def tiny_landing(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, postgres_url, tiny_landing):
+def reference(tmp_path_factory, tiny_landing):
+    """The three single runs, in a process of their own that starts as early as possible (it is the
+    longest piece of work here) and goes on while the other tests run."""
+    root = tmp_path_factory.mktemp("reference")
+    with _process([PYTHON, "-m", "tests.test_deployment", str(root), str(tiny_landing)], _child_env(),
+                  root / "reference.log") as proc:
+        yield {"process": proc, "log": root / "reference.log",
+               "warehouse": root / "data" / "warehouse" / "warehouse.duckdb"}
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, postgres_url, tiny_landing, reference):
     """Code server, webserver and daemon on a PostgreSQL instance, with a 3-day backfill requested
-    through the CLI before the daemon starts; the reference single runs go on meanwhile."""
+    through the CLI before the daemon starts and two more runs launched through the webserver."""
     root = tmp_path_factory.mktemp("deploy")
     home = root / "dagster_home"
     code_port, web_port = _free_port(), _free_port()
@@ -226,14 +237,10 @@ def deployment(tmp_path_factory, postgres_url, tiny_landing):
     subprocess.run([PYTHON, "-m", "orchestration.instance", "write", "--pools"], cwd=PROJECT_ROOT, env=env,
                    check=True, capture_output=True, timeout=120)
     workspace = str(PROJECT_ROOT / "deploy" / "workspace-server.yaml")
-    reference_root = root / "reference"
     with contextlib.ExitStack() as stack:
-        reference = stack.enter_context(_process(
-            [PYTHON, "-m", "tests.test_deployment", str(reference_root), str(tiny_landing)],
-            _child_env(), root / "reference.log"))
-        stack.enter_context(_process(
+        servers = [stack.enter_context(_process(
             [str(BIN / "dagster"), "code-server", "start", "-m", "orchestration.definitions", "-h", "127.0.0.1",
-             "-p", str(code_port), "--location-name", LOCATION], env, root / "code_server.log"))
+             "-p", str(code_port), "--location-name", LOCATION], env, root / "code_server.log"))]
         _wait(lambda: "Started Dagster code proxy server" in (root / "code_server.log").read_text(), 120,
               "the code server")
         groups = [a for g in CORE_GROUPS for a in ("--group", g)]
@@ -247,18 +254,24 @@ def deployment(tmp_path_factory, postgres_url, tiny_landing):
                                      DMP_CODE_SERVER_PORT=str(code_port)))
         instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
         schedule_tick = _tick_schedule(instance, workspace)
-        stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env,
-                                     root / "daemon.log"))
-        stack.enter_context(_process([str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
-                                      "-p", str(web_port)], env, root / "webserver.log"))
+        servers.append(stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env,
+                                                    root / "daemon.log")))
+        servers.append(stack.enter_context(_process([str(BIN / "dagster-webserver"), "-w", workspace, "-h",
+                                                     "127.0.0.1", "-p", str(web_port)], env, root / "webserver.log")))
         url = f"http://127.0.0.1:{web_port}/graphql"
         _wait(lambda: _server_up(url), 120, "the webserver")
         concurrent_runs = [_launch(url, DAYS[1], CONCURRENT_ASSETS), _launch(url, DAYS[2], CONCURRENT_ASSETS)]
+        stack.callback(_stop_together, servers)  # runs first: all three stop at once
         yield {"instance": instance, "url": url, "backfill_id": backfill_id, "schedule_tick": schedule_tick,
                "concurrent_runs": concurrent_runs, "root": root, "env": env,
                "warehouse": root / "data" / "warehouse" / "warehouse.duckdb", "postgres_url": postgres_url,
-               "reference": reference,
-               "reference_warehouse": reference_root / "data" / "warehouse" / "warehouse.duckdb"}
+               "reference": reference}
+
+
+def _stop_together(processes: list[subprocess.Popen]) -> None:
+    for proc in processes:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -331,6 +344,109 @@ def test_the_profile_setting_writes_the_chosen_dagster_yaml(tmp_path, monkeypatc
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     prepare_home(Settings(data_dir=tmp_path))
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+# ------------------------------------------------------------------ retries
+def _without_file_read_override() -> None:
+    """In the child before exec: drop the capabilities that let root read any file, so a file's
+    permission bits apply to the run as they would to a service account."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _collection_setup(root: Path, landing: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A landing zone with the orders exports, a data directory and a (SQLite) instance of their own."""
+    import shutil
+
+    from orchestration.instance import write_instance_config
+
+    shutil.copytree(landing / "orders", root / "landing" / "orders")
+    home = root / "dagster_home"
+    write_instance_config(home, Settings(data_dir=root / "data"))
+    env = _child_env(**_settings_env(root, root / "landing"), DAGSTER_HOME=str(home))
+    return root / "landing" / "orders" / f"{DAYS[1]}.csv", home, env
+
+
+def _materialize_orders(env: dict[str, str], **popen) -> subprocess.Popen:
+    return subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", "orchestration.definitions",
+                             "--select", "lake/orders", "--partition", DAYS[1].isoformat()],
+                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **popen)
+
+
+def _events(instance: dg.DagsterInstance, run_id: str, step: str = "lake__orders") -> list[tuple[str, float, str]]:
+    """(event type, time, message and error) of one step's events."""
+    out = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or record.step_key != step:
+            continue
+        error = getattr(event.event_specific_data, "error", None)
+        out.append((event.event_type_value, record.timestamp,
+                    (event.message or "") + (" " + error.to_string() if error is not None else "")))
+    return out
+
+
+@pytest.mark.usefixtures("reference")  # starts the reference runs now, to overlap with this test
+def test_collection_retries_a_transient_read_error_with_back_off_but_not_a_contract_failure(tmp_path, tiny_landing):
+    """Two real runs at once. (1) The day's orders export is unreadable (permissions) on the first
+    attempt; the operator fixes the permissions while the step waits; the retry reads it. (2) A
+    truncated export (no final newline) is a contract failure: it fails at once, no retry."""
+    transient, transient_home, transient_env = _collection_setup(tmp_path / "transient", tiny_landing)
+    truncated, contract_home, contract_env = _collection_setup(tmp_path / "contract", tiny_landing)
+    policy = _core_defs().get_assets_def(dg.AssetKey(["lake", "orders"])).op.retry_policy
+    assert (policy.max_retries, policy.delay, policy.backoff) == (2, 2, dg.Backoff.EXPONENTIAL)
+
+    transient.chmod(0)
+    truncated.write_bytes(truncated.read_bytes().rstrip(b"\n"))
+    fixed = threading.Event()
+    with dg.DagsterInstance.from_config(str(transient_home)) as instance:
+        proc = _materialize_orders(transient_env, preexec_fn=_without_file_read_override)
+        contract_proc = _materialize_orders(contract_env)
+
+        def fix_when_up_for_retry():
+            # Light polling (SQLite): the step waits 2 s before its retry, and 6 s before a second one.
+            deadline = time.monotonic() + 240
+            while time.monotonic() < deadline and proc.poll() is None:
+                runs = instance.get_runs(limit=1)
+                if runs and instance.get_records_for_run(
+                        runs[0].run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY, limit=1).records:
+                    transient.chmod(0o644)
+                    fixed.set()
+                    return
+                time.sleep(0.4)
+
+        watcher = threading.Thread(target=fix_when_up_for_retry, daemon=True)
+        watcher.start()
+        output, _ = proc.communicate(timeout=240)
+        watcher.join(timeout=5)
+        transient.chmod(0o644)
+        assert proc.returncode == 0 and fixed.is_set(), output[-3000:]
+        run = instance.get_runs(limit=1)[0]
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        events = _events(instance, run.run_id)
+    kinds = [e[0] for e in events]
+    assert kinds.count("STEP_UP_FOR_RETRY") >= 1 and "STEP_RESTARTED" in kinds and kinds[-1] == "STEP_SUCCESS", kinds
+    assert "STEP_FAILURE" not in kinds
+    up = next(e for e in events if e[0] == "STEP_UP_FOR_RETRY")
+    restarted = next(e for e in events if e[0] == "STEP_RESTARTED")
+    assert "Permission denied" in up[2], up
+    assert restarted[1] - up[1] >= 1.9, "the retry waited for the back-off delay (2 s)"
+    assert (tmp_path / "transient" / "data" / "lake" / "raw" / "orders" / f"dt={DAYS[1]}" / "part-0.parquet").exists()
+
+    output, _ = contract_proc.communicate(timeout=240)
+    assert contract_proc.returncode != 0, output[-3000:]
+    with dg.DagsterInstance.from_config(str(contract_home)) as instance:
+        run = instance.get_runs(limit=1)[0]
+        assert run.status == dg.DagsterRunStatus.FAILURE
+        events = _events(instance, run.run_id)
+    kinds = [e[0] for e in events]
+    assert kinds.count("STEP_FAILURE") == 1 and "STEP_UP_FOR_RETRY" not in kinds and "STEP_RESTARTED" not in kinds
+    assert "truncated" in next(e for e in events if e[0] == "STEP_FAILURE")[2]
 
 
 # ------------------------------------------------------------------ server deployment
@@ -410,8 +526,8 @@ def test_backfill_runs_once_through_the_daemon_and_matches_three_single_runs(dep
 
     _finished(instance, deployment["concurrent_runs"])  # the warehouse has one writer: read it after them
     reference = deployment["reference"]
-    assert reference.wait(timeout=300) == 0, (deployment["root"] / "reference.log").read_text()[-3000:]
-    _assert_same_marts(_marts(deployment["warehouse"]), _marts(deployment["reference_warehouse"]))
+    assert reference["process"].wait(timeout=300) == 0, reference["log"].read_text()[-3000:]
+    _assert_same_marts(_marts(deployment["warehouse"]), _marts(reference["warehouse"]))
 
 
 
@@ -436,106 +552,6 @@ def test_two_runs_at_once_share_the_warehouse_pool(deployment):
     assert len(writers) >= 2 * 3 + 9, writers
     for (s1, e1, w1), (s2, e2, w2) in zip(writers, writers[1:]):
         assert e1 <= s2, f"warehouse writers {w1} and {w2} overlapped"
-
-
-# ------------------------------------------------------------------ retries
-def _without_file_read_override() -> None:
-    """In the child before exec: drop the capabilities that let root read any file, so a file's
-    permission bits apply to the run as they would to a service account."""
-    if os.geteuid() != 0:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
-
-
-def _collection_setup(root: Path, landing: Path) -> tuple[Path, Path, dict[str, str]]:
-    """A landing zone with the orders exports, a data directory and a (SQLite) instance of their own."""
-    import shutil
-
-    from orchestration.instance import write_instance_config
-
-    shutil.copytree(landing / "orders", root / "landing" / "orders")
-    home = root / "dagster_home"
-    write_instance_config(home, Settings(data_dir=root / "data"))
-    env = _child_env(**_settings_env(root, root / "landing"), DAGSTER_HOME=str(home))
-    return root / "landing" / "orders" / f"{DAYS[1]}.csv", home, env
-
-
-def _materialize_orders(env: dict[str, str], **popen) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", "orchestration.definitions",
-                             "--select", "lake/orders", "--partition", DAYS[1].isoformat()],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            **popen)
-
-
-def _events(instance: dg.DagsterInstance, run_id: str, step: str = "lake__orders") -> list[tuple[str, float, str]]:
-    """(event type, time, message and error) of one step's events."""
-    out = []
-    for record in instance.all_logs(run_id):
-        event = record.dagster_event
-        if event is None or record.step_key != step:
-            continue
-        error = getattr(event.event_specific_data, "error", None)
-        out.append((event.event_type_value, record.timestamp,
-                    (event.message or "") + (" " + error.to_string() if error is not None else "")))
-    return out
-
-
-def test_collection_retries_a_transient_read_error_with_back_off_but_not_a_contract_failure(tmp_path, tiny_landing):
-    """Two real runs at once. (1) The day's orders export is unreadable (permissions) on the first
-    attempt; the operator fixes the permissions while the step waits; the retry reads it. (2) A
-    truncated export (no final newline) is a contract failure: it fails at once, no retry."""
-    transient, transient_home, transient_env = _collection_setup(tmp_path / "transient", tiny_landing)
-    truncated, contract_home, contract_env = _collection_setup(tmp_path / "contract", tiny_landing)
-    policy = _core_defs().get_assets_def(dg.AssetKey(["lake", "orders"])).op.retry_policy
-    assert (policy.max_retries, policy.delay, policy.backoff) == (2, 2, dg.Backoff.EXPONENTIAL)
-
-    transient.chmod(0)
-    truncated.write_bytes(truncated.read_bytes().rstrip(b"\n"))
-    fixed = threading.Event()
-    with dg.DagsterInstance.from_config(str(transient_home)) as instance:
-        proc = _materialize_orders(transient_env, preexec_fn=_without_file_read_override)
-        contract_proc = _materialize_orders(contract_env)
-
-        def fix_when_up_for_retry():
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline and proc.poll() is None:
-                runs = instance.get_runs(limit=1)
-                if runs and any(e[0] == "STEP_UP_FOR_RETRY" for e in _events(instance, runs[0].run_id)):
-                    transient.chmod(0o644)
-                    fixed.set()
-                    return
-                time.sleep(0.1)
-
-        watcher = threading.Thread(target=fix_when_up_for_retry, daemon=True)
-        watcher.start()
-        output, _ = proc.communicate(timeout=240)
-        watcher.join(timeout=5)
-        transient.chmod(0o644)
-        assert proc.returncode == 0 and fixed.is_set(), output[-3000:]
-        run = instance.get_runs(limit=1)[0]
-        assert run.status == dg.DagsterRunStatus.SUCCESS
-        events = _events(instance, run.run_id)
-    kinds = [e[0] for e in events]
-    assert kinds.count("STEP_UP_FOR_RETRY") >= 1 and "STEP_RESTARTED" in kinds and kinds[-1] == "STEP_SUCCESS", kinds
-    assert "STEP_FAILURE" not in kinds
-    up = next(e for e in events if e[0] == "STEP_UP_FOR_RETRY")
-    restarted = next(e for e in events if e[0] == "STEP_RESTARTED")
-    assert "Permission denied" in up[2], up
-    assert restarted[1] - up[1] >= 1.9, "the retry waited for the back-off delay (2 s)"
-    assert (tmp_path / "transient" / "data" / "lake" / "raw" / "orders" / f"dt={DAYS[1]}" / "part-0.parquet").exists()
-
-    output, _ = contract_proc.communicate(timeout=240)
-    assert contract_proc.returncode != 0, output[-3000:]
-    with dg.DagsterInstance.from_config(str(contract_home)) as instance:
-        run = instance.get_runs(limit=1)[0]
-        assert run.status == dg.DagsterRunStatus.FAILURE
-        events = _events(instance, run.run_id)
-    kinds = [e[0] for e in events]
-    assert kinds.count("STEP_FAILURE") == 1 and "STEP_UP_FOR_RETRY" not in kinds and "STEP_RESTARTED" not in kinds
-    assert "truncated" in next(e for e in events if e[0] == "STEP_FAILURE")[2]
 
 
 if __name__ == "__main__":
