@@ -88,13 +88,18 @@ def load_dashboard_data(snapshot: Path) -> DashboardData:
         seg_day = seg_latest["d"].iloc[0] if len(seg_latest) else None
         forecast = None
         if "application.demand_forecast" in t:
-            forecast = con.execute("""
+            columns = {r[0] for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'application' "
+                "and table_name = 'demand_forecast'").fetchall()}
+            expected = "expected_units" if "expected_units" in columns else "p50"  # older tables: no mean
+            forecast = con.execute(f"""
                 with latest as (
                     select *, row_number() over (partition by product_id, forecast_date
                                                  order by generated_at desc) as rn
                     from application.demand_forecast
                 )
-                select forecast_date, sum(p10) as p10, sum(p50) as p50, sum(p90) as p90, count(*) as products,
+                select forecast_date, sum(p10) as p10, sum(p50) as p50, sum(p90) as p90,
+                       sum({expected}) as expected, count(*) as products,
                        max(model_version) as model_version, max(method) as method, max(generated_at) as generated_at
                 from latest where rn = 1 group by forecast_date order by forecast_date""").df()
             if forecast.empty:
@@ -487,7 +492,7 @@ def _forecast_section(data: DashboardData) -> str:
         actual = actual[pd.to_datetime(actual["day"]) > last]
     chart = line_chart("forecast-chart", [
         Series("actual units", [_date(d) for d in actual["day"]], list(actual["units"]), PALETTE[0], "actual"),
-        Series("forecast p50", fx, list(f["p50"]), PALETTE[2], "forecast", dashed=True),
+        Series("forecast (expected units)", fx, list(f["expected"]), PALETTE[2], "forecast", dashed=True),
     ], band=(fx, list(f["p10"]), list(f["p90"])), band_label="p10–p90 (summed over products)", width=860, height=240)
     info = f.iloc[-1]
     note = (f'{int(info["products"])} products · model {esc(info["model_version"])} ({esc(info["method"])}) · '
@@ -495,7 +500,7 @@ def _forecast_section(data: DashboardData) -> str:
     return _section("forecast", "Demand forecast against actual units",
                     f'<p class="hint">{note}. Band: p10–p90 summed over products (not a joint interval).</p>'
                     f'<span class="legend"><i class="sw" style="background:{PALETTE[0]}"></i>actual '
-                    f'<i class="sw" style="background:{PALETTE[2]}"></i>forecast p50 <i class="sw band-sw"></i>'
+                    f'<i class="sw" style="background:{PALETTE[2]}"></i>forecast (expected units) <i class="sw band-sw"></i>'
                     f'p10–p90</span>{chart}')
 
 

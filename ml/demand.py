@@ -4,7 +4,8 @@ One global model over all products (direct multi-horizon: the horizon is a featu
 forecast origins in the past. Every feature of a sample is known at its origin: lags and rolling
 statistics of units up to the origin, the price and promotion status at the origin, the product's
 category, and the target day's calendar (weekday, season, shopping festivals). Three quantile
-models give p10, p50 and p90; the interval is widened by a conformal offset measured on older
+models give p10, p50 and p90, and a Poisson model the expected units (the mean: it adds up over
+products and days, which medians of skewed daily counts do not); the interval is widened by a conformal offset measured on older
 backtest origins, so its coverage is calibrated on data the models did not see.
 
 The benchmark is the seasonal-naive forecast: each target day gets the units of the same weekday
@@ -32,6 +33,23 @@ FEATURES = [
     "naive", "last", "mean_7", "mean_28", "std_28", "zero_share_28", "same_dow_mean_4",
     "price_ratio", "on_promotion", "promo_pct", "category_code",
 ]
+# Volume features are divided by the product's level (its 28-day mean), and the models learn the
+# ratio of demand to that level: trees cannot extrapolate, so a product (or a business) growing
+# beyond anything seen in training would otherwise be capped at the largest level in training.
+SCALED = ["naive", "last", "mean_7", "mean_28", "std_28", "same_dow_mean_4"]
+MIN_LEVEL = 0.25
+
+
+def level_of(frame: pd.DataFrame) -> np.ndarray:
+    return np.maximum(frame["mean_28"].to_numpy(dtype=float), MIN_LEVEL)
+
+
+def design(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """The model matrix: volume features relative to the level, plus the level itself (log)."""
+    level = level_of(frame)
+    columns = [frame[f].to_numpy(dtype=float) / level if f in SCALED else frame[f].to_numpy(dtype=float)
+               for f in features]
+    return np.column_stack([*columns, np.log(level)])
 
 
 @dataclass(frozen=True)
@@ -117,19 +135,21 @@ class DemandModel:
     """Three quantile models plus the calibrated interval offset."""
 
     models: dict[float, HistGradientBoostingRegressor]
+    mean_model: HistGradientBoostingRegressor
     offset: float
     features: list[str]
     horizon: int
     trained_through: str  # last day any training target came from
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        x = frame[self.features].to_numpy(dtype=float)
+        x, level = design(frame, self.features), level_of(frame)
         with limited_threads():
-            raw = {q: np.maximum(m.predict(x), 0.0) for q, m in self.models.items()}
+            raw = {q: np.maximum(m.predict(x), 0.0) * level for q, m in self.models.items()}
+            expected = self.mean_model.predict(x) * level
         p50 = raw[0.5]
         p10 = np.minimum(np.maximum(raw[0.1] - self.offset, 0.0), p50)
         p90 = np.maximum(raw[0.9] + self.offset, p50)
-        return pd.DataFrame({"p10": p10, "p50": p50, "p90": p90}, index=frame.index)
+        return pd.DataFrame({"p10": p10, "p50": p50, "p90": p90, "expected": expected}, index=frame.index)
 
 
 def training_set(panel: Panel, last_origin_target: int, params: DemandParams) -> pd.DataFrame:
@@ -146,7 +166,9 @@ def training_set(panel: Panel, last_origin_target: int, params: DemandParams) ->
 
 
 def fit(train: pd.DataFrame, params: DemandParams, offset: float = 0.0) -> DemandModel:
-    x, y = train[FEATURES].to_numpy(dtype=float), train["y"].to_numpy(dtype=float)
+    level = level_of(train)
+    # Ratios to the level, weighted by the level: errors count in units, as in WAPE.
+    x, y = design(train, FEATURES), train["y"].to_numpy(dtype=float) / level
     models = {}
     for q in QUANTILES:
         m = HistGradientBoostingRegressor(
@@ -154,9 +176,15 @@ def fit(train: pd.DataFrame, params: DemandParams, offset: float = 0.0) -> Deman
             max_leaf_nodes=params.max_leaf_nodes, min_samples_leaf=params.min_samples_leaf, early_stopping=False,
             random_state=params.random_state)
         with limited_threads():
-            models[q] = m.fit(x, y)
+            models[q] = m.fit(x, y, sample_weight=level)
+    mean_model = HistGradientBoostingRegressor(
+        loss="poisson", learning_rate=params.learning_rate, max_iter=params.max_iter,
+        max_leaf_nodes=params.max_leaf_nodes, min_samples_leaf=params.min_samples_leaf, early_stopping=False,
+        random_state=params.random_state)
+    with limited_threads():
+        mean_model.fit(x, y, sample_weight=level)
     trained_through = str(max(train["target_date"]))
-    return DemandModel(models, offset, list(FEATURES), params.horizon_days, trained_through)
+    return DemandModel(models, mean_model, offset, list(FEATURES), params.horizon_days, trained_through)
 
 
 @dataclass
@@ -212,7 +240,7 @@ def backtest(panel: Panel, params: DemandParams) -> tuple[Backtest, DemandModel]
         pred = model.predict(feats)
         rows.append(feats[["product_id", "target_date", "origin", "horizon", "naive"]].assign(
             actual=actuals_at(panel, o, params.horizon_days), raw_p10=pred["p10"].to_numpy(),
-            p50=pred["p50"].to_numpy(), raw_p90=pred["p90"].to_numpy()))
+            p50=pred["p50"].to_numpy(), raw_p90=pred["p90"].to_numpy(), expected=pred["expected"].to_numpy()))
         models[o] = model
     predictions = pd.concat(rows, ignore_index=True)
     newest, older = origins[0], origins[1:]
@@ -232,8 +260,10 @@ def backtest(panel: Panel, params: DemandParams) -> tuple[Backtest, DemandModel]
                             predictions["naive"].to_numpy())
     newest_metrics = error_metrics(window["actual"].to_numpy(), window["p50"].to_numpy(), window["naive"].to_numpy(),
                                    window["p10"].to_numpy(), window["p90"].to_numpy())
+    total = float(window["actual"].sum())
     metrics = {**overall, "coverage_80": newest_metrics["coverage_80"], "window_mase": newest_metrics["mase"],
-               "window_mae": newest_metrics["mae"]}
+               "window_mae": newest_metrics["mae"],
+               "window_total_error": float(window["expected"].sum() / total - 1) if total else float("nan")}
     naive_metrics = error_metrics(predictions["actual"].to_numpy(), predictions["naive"].to_numpy(),
                                   predictions["naive"].to_numpy())
     model = models[newest]
@@ -260,9 +290,11 @@ def forecast(model: DemandModel | None, panel: Panel, horizon: int, naive_residu
         resid = naive_residuals if naive_residuals is not None and len(naive_residuals) else np.array([0.0])
         lo, hi = np.quantile(resid, [0.1, 0.9])
         base = feats["naive"].to_numpy()
-        pred = pd.DataFrame({"p10": np.maximum(base + lo, 0.0), "p50": base, "p90": np.maximum(base + hi, base)})
+        pred = pd.DataFrame({"p10": np.maximum(base + lo, 0.0), "p50": base, "p90": np.maximum(base + hi, base),
+                             "expected": base})
     return pd.DataFrame({"product_id": feats["product_id"].to_numpy(), "forecast_date": feats["target_date"].to_numpy(),
-                         "p10": pred["p10"].to_numpy(), "p50": pred["p50"].to_numpy(), "p90": pred["p90"].to_numpy()})
+                         "p10": pred["p10"].to_numpy(), "p50": pred["p50"].to_numpy(), "p90": pred["p90"].to_numpy(),
+                         "expected_units": pred["expected"].to_numpy()})
 
 
 def params_dict(params: DemandParams) -> dict:

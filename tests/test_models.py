@@ -181,6 +181,7 @@ def test_demand_model_beats_seasonal_naive_and_the_forecast_is_served_from_the_c
     assert len(fc) == products * 28
     assert set(fc["method"]) == {"model"} and set(fc["model_version"]) == {champion}
     assert (fc["p10"] <= fc["p50"]).all() and (fc["p50"] <= fc["p90"]).all()
+    assert (fc["expected_units"] >= 0).all() and fc["expected_units"].sum() > 0
     assert pd.to_datetime(fc["forecast_date"]).min().date() == last + dt.timedelta(days=1)
 
 

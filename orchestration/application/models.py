@@ -422,14 +422,16 @@ def demand_candidate(context: dg.AssetExecutionContext, config: DemandTrainingCo
     (store.root / DEMAND / "serving.json").write_text(json.dumps(
         {"serve": serve, "champion": champion_after, "champion_mase": champion_mase, "run_id": context.run.run_id,
          "naive_residuals": residuals.round(4).tolist()}, default=str))
-    totals = window.groupby("target_date")[["actual", "p50", "naive", "p10", "p90"]].sum()
+    totals = window.groupby("target_date")[["actual", "p50", "expected", "naive", "p10", "p90"]].sum()
     totals.index = pd.to_datetime(totals.index)
-    chart = forecast_chart(totals["actual"], {"model p50": totals["p50"], "seasonal naive": totals["naive"]},
+    chart = forecast_chart(totals["actual"], {"model expected": totals["expected"], "model p50": totals["p50"],
+                                              "seasonal naive": totals["naive"]},
                            totals["p10"], totals["p90"], "backtest: total units, newest origin")
     severity = dg.AssetCheckSeverity.ERROR if not ok_naive else dg.AssetCheckSeverity.WARN
     return dg.MaterializeResult(
         metadata={"model_version": stored.version, "wape": result.metrics["wape"], "mase": result.metrics["mase"],
                   "window_mase": mase, "coverage_80": result.metrics["coverage_80"],
+                  "window_total_error": result.metrics["window_total_error"],
                   "naive_wape": result.naive_metrics["wape"], "interval_offset": result.interval_offset,
                   "origins": dg.MetadataValue.json(result.origins),
                   "per_origin": dg.MetadataValue.md(_md_table(result.per_origin)),
@@ -458,7 +460,8 @@ def demand_model(context: dg.AssetExecutionContext, models: ModelStoreResource) 
 
 FORECAST_TABLE = "application.demand_forecast"
 FORECAST_DDL = (f"create or replace table {FORECAST_TABLE} (product_id varchar, forecast_date date, p10 double, "
-                "p50 double, p90 double, model_version varchar, method varchar, generated_at timestamp)")
+                "p50 double, p90 double, model_version varchar, method varchar, generated_at timestamp, "
+                "expected_units double)")
 
 
 @dg.asset(
@@ -491,14 +494,15 @@ def demand_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         frame["generated_at"] = generated_at
         con.register("forecast_frame", frame)
         con.execute(f"insert into {FORECAST_TABLE} select product_id, forecast_date, p10, p50, p90, model_version, "
-                    "method, generated_at from forecast_frame")
+                    "method, generated_at, expected_units from forecast_frame")
         con.unregister("forecast_frame")
     if not use_model:
         context.log.warning("serving the seasonal-naive forecast: no promoted demand model beats it")
     return dg.MaterializeResult(metadata={
         "rows": len(frame), "method": frame["method"].iloc[0], "model_version": frame["model_version"].iloc[0],
         "products": int(frame["product_id"].nunique()), "first_day": str(frame["forecast_date"].min()),
-        "last_day": str(frame["forecast_date"].max()), "total_p50": float(frame["p50"].sum())})
+        "last_day": str(frame["forecast_date"].max()), "total_p50": float(frame["p50"].sum()),
+        "total_expected_units": float(frame["expected_units"].sum())})
 
 
 # ------------------------------------------------------------------------------------- definitions
