@@ -38,7 +38,9 @@ DAYS = [START + dt.timedelta(days=i) for i in range((END - START).days + 1)]
 LOCATION = "data_middle_platform"
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
-ADMIN_URL = os.environ.get("DMP_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+# The PostgreSQL server of the machine (and of CI): trust authentication, database `test`.
+ADMIN_URLS = [os.environ["DMP_TEST_POSTGRES_ADMIN"]] if os.environ.get("DMP_TEST_POSTGRES_ADMIN") else [
+    "postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test"]
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 LAUNCH = """
 mutation($params: ExecutionParams!) {
@@ -50,7 +52,7 @@ mutation($params: ExecutionParams!) {
   }
 }"""
 # What each of the two concurrent runs materialises: three sources' lake and warehouse tables.
-CONCURRENT_ASSETS = [dg.AssetKey([layer, source]) for source in ("orders", "users", "events")
+CONCURRENT_ASSETS = [dg.AssetKey([layer, source]) for source in ("orders", "users", "products")
                      for layer in ("lake", "raw")]
 # The layers up to the marts: the backfill and the single runs compare what they leave there.
 CORE_GROUPS = ("collection", "storage", "processing")
@@ -186,11 +188,22 @@ def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[
 
 
 # ------------------------------------------------------------------ fixtures
+def _connect_admin():
+    errors = []
+    for url in ADMIN_URLS:
+        try:
+            return psycopg2.connect(url)
+        except psycopg2.OperationalError as exc:
+            errors.append(f"{url}: {exc}")
+    raise AssertionError("no PostgreSQL server to test against (set DMP_TEST_POSTGRES_ADMIN):\n" + "\n".join(errors))
+
+
+
 @pytest.fixture(scope="module")
 def postgres_url():
     """A throwaway database on the local PostgreSQL server, dropped at the end."""
     name = f"dmp_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(ADMIN_URL)
+    admin = _connect_admin()
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'create database "{name}"')
