@@ -565,6 +565,11 @@ def test_two_runs_at_once_share_the_warehouse_pool(deployment):
     assert len(writers) >= 2 * 3 + 9, writers
     for (s1, e1, w1), (s2, e2, w2) in zip(writers, writers[1:]):
         assert e1 <= s2, f"warehouse writers {w1} and {w2} overlapped"
+    # The webserver reports the finished runs too (what the UI's run page reads).
+    for run_id in run_ids:
+        answer = _graphql(deployment["url"], "query($id: ID!) { runOrError(runId: $id) { __typename "
+                                             "... on Run { runId status } } }", {"id": run_id})["runOrError"]
+        assert answer == {"__typename": "Run", "runId": run_id, "status": "SUCCESS"}, answer
 
 
 if __name__ == "__main__":
