@@ -100,9 +100,17 @@ class ModelStore:
         base = self.root / name
         return sorted(p.name for p in base.iterdir() if (p / "metadata.json").exists()) if base.is_dir() else []
 
+    def write_record(self, name: str, record_name: str, record: dict[str, Any]) -> None:
+        """Replace `<name>/<record_name>.json` atomically (champion, pending candidate, serving choice)."""
+        _write_atomic(self.root / name / f"{record_name}.json",
+                      json.dumps(record, indent=2, sort_keys=True, default=str).encode())
+
+    def read_record(self, name: str, record_name: str) -> dict[str, Any]:
+        path = self.root / name / f"{record_name}.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
     def champion_version(self, name: str) -> str | None:
-        pointer = self.root / name / "champion.json"
-        return json.loads(pointer.read_text())["version"] if pointer.exists() else None
+        return self.read_record(name, "champion").get("version")
 
     def champion(self, name: str) -> StoredModel | None:
         """The promoted model, or None before the first promotion."""
@@ -115,7 +123,7 @@ class ModelStore:
         record = {"version": version, "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                   **decision}
         self.record_decision(name, {"action": "promoted", **record})
-        _write_atomic(self.root / name / "champion.json", json.dumps(record, indent=2, default=str).encode())
+        self.write_record(name, "champion", record)
 
     def record_decision(self, name: str, decision: dict[str, Any]) -> None:
         path = self.root / name / "promotions.jsonl"

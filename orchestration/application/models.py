@@ -11,7 +11,6 @@ scores with the current champion) and the `model_training` job, scheduled weekly
 """
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import dagster as dg
@@ -53,19 +52,9 @@ class ModelStoreResource(dg.ConfigurableResource):
         return ModelStore(Path(self.root))
 
 
-def _pending_path(store: ModelStore, name: str) -> Path:
-    return store.root / name / "pending.json"
-
-
-def _write_pending(store: ModelStore, name: str, record: dict) -> None:
-    path = _pending_path(store, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, default=str))
-
-
 def _read_pending(store: ModelStore, name: str, run_id: str) -> dict:
-    path = _pending_path(store, name)
-    record = json.loads(path.read_text()) if path.exists() else {}
+    """The candidate this run evaluated (written by the candidate asset, read by the champion asset)."""
+    record = store.read_record(name, "pending")
     if record.get("run_id") != run_id:
         raise dg.Failure(f"no {name} candidate was evaluated in this run (run {run_id}); "
                          f"materialise application/{name}_candidate with application/{name}_model",
@@ -192,6 +181,7 @@ def retention_candidate(context: dg.AssetExecutionContext, config: RetentionTrai
     store = models.store()
     frame = _read_retention(warehouse)
     train, evaluation = frame[frame["role"] == "training"], frame[frame["role"] == "evaluation"]
+    labelled = evaluation[evaluation["label"].notna()]
     if train.empty or evaluation.empty:
         raise dg.Failure("features.retention has no training or evaluation rows: the order history is too short "
                          "for the configured horizon (see the retention_features check)", allow_retries=False)
@@ -212,7 +202,6 @@ def retention_candidate(context: dg.AssetExecutionContext, config: RetentionTrai
     champion = store.champion(RETENTION)
     champion_auc, champion_reason, beats_champion = None, "no champion yet", True
     if champion is not None and champion.version != stored.version:
-        labelled = evaluation[evaluation["label"].notna()]
         champion_auc = float(roc_auc_score(labelled["label"].astype(int),
                                            champion.model["model"].predict_proba(labelled)))
         beats_champion = result.model["roc_auc"] > champion_auc
@@ -220,10 +209,9 @@ def retention_candidate(context: dg.AssetExecutionContext, config: RetentionTrai
                            f"(ROC AUC {champion_auc:.4f} on the same cutoff)")
     decision = decide(stored.version, champion.version if champion else None, ok_base, beats_champion,
                       base_reason, champion_reason)
-    _write_pending(store, RETENTION, {"run_id": context.run.run_id, "version": stored.version,
-                                      "decision": decision.as_dict(), "metrics": result.model,
-                                      "champion_auc_same_window": champion_auc})
-    labelled = evaluation[evaluation["label"].notna()]
+    store.write_record(RETENTION, "pending", {"run_id": context.run.run_id, "version": stored.version,
+                                              "decision": decision.as_dict(), "metrics": result.model,
+                                              "champion_auc_same_window": champion_auc})
     chart = roc_and_calibration_chart(labelled["label"].astype(int).to_numpy(),
                                       {"model": p_model, "recency/frequency rule": p_rule})
     severity = dg.AssetCheckSeverity.ERROR if not ok_base else dg.AssetCheckSeverity.WARN
@@ -415,13 +403,11 @@ def demand_candidate(context: dg.AssetExecutionContext, config: DemandTrainingCo
     serve = "model" if champion_after and champion_mase < config.max_mase else "seasonal_naive"
     window = result.predictions[result.predictions["origin"] == window_origin]
     residuals = (window["actual"] - window["naive"]).to_numpy()
-    _write_pending(store, DEMAND, {"run_id": context.run.run_id, "version": stored.version,
-                                   "decision": decision.as_dict(), "metrics": result.metrics, "serve": serve,
-                                   "naive_residuals": residuals.round(4).tolist()})
+    store.write_record(DEMAND, "pending", {"run_id": context.run.run_id, "version": stored.version,
+                                           "decision": decision.as_dict(), "metrics": result.metrics})
     # Recorded before the gate: if the gate blocks this run, the next forecast already falls back.
-    (store.root / DEMAND / "serving.json").write_text(json.dumps(
-        {"serve": serve, "champion": champion_after, "champion_mase": champion_mase, "run_id": context.run.run_id,
-         "naive_residuals": residuals.round(4).tolist()}, default=str))
+    store.write_record(DEMAND, "serving", {"serve": serve, "champion": champion_after, "champion_mase": champion_mase,
+                                           "run_id": context.run.run_id, "naive_residuals": residuals.round(4).tolist()})
     totals = window.groupby("target_date")[["actual", "p50", "expected", "naive", "p10", "p90"]].sum()
     totals.index = pd.to_datetime(totals.index)
     chart = forecast_chart(totals["actual"], {"model expected": totals["expected"], "model p50": totals["p50"],
@@ -454,8 +440,7 @@ def demand_candidate(context: dg.AssetExecutionContext, config: DemandTrainingCo
 def demand_model(context: dg.AssetExecutionContext, models: ModelStoreResource) -> dg.MaterializeResult:
     store = models.store()
     result = _promote(context, store, DEMAND)
-    serve = _read_pending(store, DEMAND, context.run.run_id)["serve"]
-    return dg.MaterializeResult(metadata={**result.metadata, "serves": serve})
+    return dg.MaterializeResult(metadata={**result.metadata, "serves": store.read_record(DEMAND, "serving")["serve"]})
 
 
 FORECAST_TABLE = "application.demand_forecast"
@@ -474,8 +459,7 @@ def demand_forecast(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                     models: ModelStoreResource) -> dg.MaterializeResult:
     store = models.store()
     champion = store.champion(DEMAND)
-    serving_file = store.root / DEMAND / "serving.json"
-    serving = json.loads(serving_file.read_text()) if serving_file.exists() else {}
+    serving = store.read_record(DEMAND, "serving")
     use_model = champion is not None and serving.get("serve") == "model" and serving.get("champion") == champion.version
     generated_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
     with warehouse.connect() as con:
