@@ -16,6 +16,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -147,12 +148,17 @@ def _has_data_lines(path: Path, fmt: str) -> bool:
 
 # ------------------------------------------------------------------ SQL building
 def _clean(expr: str, tokens: tuple[str, ...]) -> str:
+    """A value with null tokens turned into NULL and surrounding blanks trimmed.
+
+    Comparing and trimming every value is costly, so both happen only on the slow path: values no
+    longer (in bytes) than the longest null token, or that start or end with a space (the only
+    character DuckDB's trim removes). Every other value is passed through as it is.
+    """
     token_list = ", ".join(lit(t) for t in tokens) or "''"
-    # Trimming every value is costly; only values that start or end with a blank are trimmed.
-    padded = f"(ascii({expr}) <= 32 or ascii(right({expr}, 1)) <= 32)"
-    return (f"case when {expr} in ({token_list}) then null "
-            f"when {padded} then (case when trim({expr}) in ({token_list}) then null else trim({expr}) end) "
-            f"else {expr} end")
+    longest = max((len(t.encode()) for t in tokens), default=0)
+    slow = f"(strlen({expr}) <= {longest} or starts_with({expr}, ' ') or ends_with({expr}, ' '))"
+    return (f"case when {slow} then (case when {expr} in ({token_list}) or trim({expr}) in ({token_list}) "
+            f"then null else trim({expr}) end) else {expr} end")
 
 
 def _typed(col: Column, v: str, contract: Contract) -> str:
@@ -230,18 +236,29 @@ def _read_sql(path: Path, contract: Contract, header: list[str] | None, file_id:
         select = f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok from {table}"
         raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, {raw} as raw_record from {table}"
         return load, select, raw_select, rejects
+    # Blank lines are skipped; only lines that start with a blank character need the trim.
     load = (f"CREATE TEMP TABLE {table} AS select line from read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, "
             f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576) "
-            f"where line is not null and trim(line) <> ''")
-    paths = "[" + ", ".join(lit('$."' + m.export_name(c.name).replace('"', '\\"') + '"') for c in contract.columns) + "]"
-    fields = ", ".join(f"vals[{i + 1}] as {q('x_' + c.name)}" for i, c in enumerate(contract.columns))
+            f"where line is not null and not (ascii(line) <= 32 and trim(line) = '')")
+    # A record is a line holding one JSON object. Each line is checked once (json_valid; a line
+    # starting with '{' that is valid JSON is an object, so json_type runs only for the odd rest),
+    # then every contract column is taken in one parse with from_json into a struct of VARCHARs.
+    # Numbers, booleans, arrays and objects arrive as their JSON text; absent keys and JSON null
+    # as NULL; key matching is exact (case-sensitive).
+    struct = "{" + ", ".join(f"{_json_key(m.export_name(c.name))}: \"VARCHAR\"" for c in contract.columns) + "}"
+    fields = ", ".join(f"rec[{lit(m.export_name(c.name))}] as {q('x_' + c.name)}" for c in contract.columns)
     select = (f"select {file_id} as file_id, record_number, {fields}, ok from ("
-              f"select *, json_extract_string(safe, {paths}) as vals, "
-              f"json_valid(line) and json_type(safe) = 'OBJECT' as ok from ("
+              f"select record_number, ok, from_json(case when ok then line else '{{}}' end, {lit(struct)}) as rec from ("
               f"select line, rowid + 1 as record_number, "
-              f"case when json_valid(line) then line else '{{}}' end as safe from {table}))")
+              f"case when not json_valid(line) then false when ascii(line) = 123 then true "
+              f"else json_type(line) = 'OBJECT' end as ok from {table}))")
     raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
     return load, select, raw_select, rejects
+
+
+def _json_key(name: str) -> str:
+    """A JSON string literal for a key name."""
+    return json.dumps(name, ensure_ascii=False)
 
 
 # ------------------------------------------------------------------ atomic writes

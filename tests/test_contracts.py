@@ -189,6 +189,32 @@ def test_jsonl_malformed_lines_and_non_objects_are_quarantined(contracts, tmp_pa
     assert result.reasons == {"malformed": 2, "duplicate": 1}
 
 
+def test_jsonl_values_are_taken_as_text_trimmed_and_null_tokens_cleared(contracts, tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    lines = [
+        # a number and a nested object for string columns arrive as their JSON text; padding is
+        # trimmed; a null token and JSON null are both missing; a key differing in case is absent
+        '  {"event_id": 17, "event_at": "2026-02-10 10:00:00", "event_type": " page_view ", '
+        '"session_id": {"k": 1}, "scene": "content", "customer_id": "NULL", "channel": null, "Platform": "app"}',
+        "   ",
+        '{"event_id": "E2", "event_at": "2026-02-10 11:00:00", "event_type": "page_view", '
+        '"session_id": "N/A", "scene": "content"}',
+        '{"event_id": "E3"} {"event_id": "E4"}',
+    ]
+    (landing / "events" / f"{DAY}.jsonl").write_text("\n".join(lines) + "\n")
+    result = collect_partition(contracts["events"], DAY, landing, tmp_path / "lake")
+    assert (result.rows_read, result.rows_loaded) == (3, 1)
+    assert result.reasons == {"malformed": 1, "missing_required:session_id": 1}
+    row = duckdb.sql(f"select event_id, event_type, session_id, customer_id, channel, platform, _record_number "
+                     f"from '{result.raw_path}'").fetchall()
+    assert row == [("17", "page_view", '{"k":1}', None, None, None, 1)]
+    quarantined = duckdb.sql(f"select record_number, reason, raw_record from '{result.quarantine_path}' "
+                             f"order by record_number").fetchall()
+    assert [(n, r) for n, r, _ in quarantined] == [(2, "missing_required:session_id"), (3, "malformed")]
+    assert quarantined[1][2] == lines[3]
+
+
 @pytest.mark.parametrize(
     "yaml_text, message",
     [
