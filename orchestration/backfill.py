@@ -131,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the job's assets in this group (layer: collection, storage, processing, ...); "
                              "repeat for several; default every asset of the job")
     parser.add_argument("--title", help="title shown in the UI")
-    parser.add_argument("--executor", choices=EXECUTORS, default="in_process",
-                        help="run the steps in the run's process (default) or one process per step")
+    parser.add_argument("--executor", choices=EXECUTORS, default=None,
+                        help="run the steps in the run's process or one process per step "
+                             "(default: DMP_EXECUTOR, which defaults to in_process)")
     parser.add_argument("--wait", action="store_true", help="wait until the backfill finishes (needs the daemon)")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait with --wait")
     args = parser.parse_args(argv)
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
 
     from orchestration.cli import ensure_dagster_home
+    from orchestration.settings import get_settings
+
+    executor = args.executor or get_settings().executor
 
     ensure_dagster_home()
     with dg.DagsterInstance.get() as instance:
@@ -149,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                            "the backfill; start one (`make daemon`, or `make ui`) and run this again\n")
         try:
             backfill_id = request_backfill(instance, args.workspace, args.start, args.end, args.job,
-                                           title=args.title, executor=args.executor, groups=args.groups)
+                                           title=args.title, executor=executor, groups=args.groups)
         except BackfillError as exc:
             parser.exit(2, f"error: {exc}\n")
         print(f"backfill {backfill_id}: {args.job} {args.start}..{args.end} requested "

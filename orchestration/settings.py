@@ -58,6 +58,11 @@ class Settings(BaseSettings):
         "sqlite", description="Dagster instance profile written into DAGSTER_HOME: sqlite (embedded, "
                               "deploy/dagster.yaml) or postgres (server deployment, deploy/dagster-postgres.yaml)."
     )
+    executor: Literal["in_process", "multiprocess"] = Field(
+        "in_process", description="How runs that schedules, sensors and `make backfill` start execute their steps: "
+                                  "in_process (one process, steps one after another, each step using every "
+                                  "core itself) or multiprocess (a process per step, started for each step)."
+    )
     postgres_url: str | None = Field(
         None, description="PostgreSQL URL of the Dagster instance when instance=postgres "
                           "(postgresql+psycopg2://user:password@host:5432/db); dagster.yaml reads it from the "
@@ -91,6 +96,10 @@ class Settings(BaseSettings):
                 "the demo range must lie inside the partitioned range"
             )
         return self
+
+    def run_config(self) -> dict:
+        """Run config selecting :attr:`executor` for runs the platform starts on its own."""
+        return {"execution": {"config": {self.executor: {}}}}
 
     @property
     def ground_truth_dir(self) -> Path:

@@ -78,3 +78,24 @@ def test_daily_schedule_runs_yesterday_in_the_configured_timezone(tmp_path):
     assert request.partition_key == "2026-03-08" and request.run_key == "daily:2026-03-08"
     early = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.timezone.utc)
     assert not schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=early, repository_def=defs.get_repository_def())).run_requests
+
+
+def test_runs_the_platform_starts_itself_use_the_configured_executor(tmp_path):
+    settings, defs = _defs(tmp_path)
+    in_process = {"execution": {"config": {"in_process": {}}}}
+    daily = defs.resolve_schedule_def("daily_platform_schedule")
+    when = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.timezone.utc)
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+    assert daily.evaluate_tick(context).run_requests[0].run_config == in_process
+    assert defs.resolve_schedule_def("weekly_model_training").evaluate_tick(context).run_requests[0].run_config == in_process
+    _land(settings, "orders", "2026-02-01")
+    requests, _ = _tick(defs.resolve_sensor_def("landing_zone_sensor"), None, defs)
+    assert [r.run_config for r in requests] == [in_process]
+    # The config is one the job accepts (the executor's own schema validates it).
+    dg.validate_run_config(defs.resolve_job_def("platform_daily"), in_process)
+
+    _, defs = _defs(tmp_path / "multi", executor="multiprocess")
+    run_config = defs.resolve_schedule_def("daily_platform_schedule").evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+    ).run_requests[0].run_config
+    assert run_config == {"execution": {"config": {"multiprocess": {}}}}

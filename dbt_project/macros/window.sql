@@ -8,21 +8,35 @@
   (reaching extra_days further back): from the window's first day to its last day plus the
   allowed lateness.
 -#}
+{#-
+  A bound of the window: the dbt var (`--vars`) when given, else the environment variable
+  DMP_DBT_START_DATE / DMP_DBT_END_DATE that the Dagster step sets. The environment keeps dbt's
+  partial parsing valid from run to run (changed --vars force a full re-parse); an empty value
+  means no window.
+-#}
+{% macro window_bound(name) -%}
+    {%- set value = var(name) -%}
+    {%- if value is none -%}
+        {%- set value = env_var('DMP_DBT_' ~ (name | upper), '') -%}
+    {%- endif -%}
+    {{ return(value if value else none) }}
+{%- endmacro %}
+
 {% macro has_window() -%}
-    {{ return(is_incremental() and var('start_date') is not none and var('end_date') is not none) }}
+    {{ return(is_incremental() and window_bound('start_date') is not none and window_bound('end_date') is not none) }}
 {%- endmacro %}
 
 {% macro window_start() -%}
-    {{ dbt.dateadd('day', -1 * var('lookback_days'), "cast('" ~ var('start_date') ~ "' as date)") }}
+    {{ dbt.dateadd('day', -1 * var('lookback_days'), "cast('" ~ window_bound('start_date') ~ "' as date)") }}
 {%- endmacro %}
 
 {% macro window_end() -%}
-    cast('{{ var("end_date") }}' as date)
+    cast('{{ window_bound("end_date") }}' as date)
 {%- endmacro %}
 
 {% macro window_filter(column, extra_days=0) -%}
     {%- if has_window() -%}
-        cast({{ column }} as date) between cast({{ dbt.dateadd('day', -1 * (var('lookback_days') + extra_days), "cast('" ~ var('start_date') ~ "' as date)") }} as date) and {{ window_end() }}
+        cast({{ column }} as date) between cast({{ dbt.dateadd('day', -1 * (var('lookback_days') + extra_days), "cast('" ~ window_bound('start_date') ~ "' as date)") }} as date) and {{ window_end() }}
     {%- else -%}
         1 = 1
     {%- endif -%}
@@ -30,7 +44,7 @@
 
 {% macro ingest_filter(column='dt', extra_days=0) -%}
     {%- if has_window() -%}
-        {{ column }} between cast({{ dbt.dateadd('day', -1 * (var('lookback_days') + extra_days), "cast('" ~ var('start_date') ~ "' as date)") }} as date)
+        {{ column }} between cast({{ dbt.dateadd('day', -1 * (var('lookback_days') + extra_days), "cast('" ~ window_bound('start_date') ~ "' as date)") }} as date)
             and cast({{ dbt.dateadd('day', var('lateness_days'), window_end()) }} as date)
     {%- else -%}
         1 = 1

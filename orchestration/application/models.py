@@ -502,7 +502,7 @@ def build_defs(settings: Settings) -> dg.Definitions:
         description="Retrain the retention and demand models (weekly), promote through the gate, re-score, "
                     "and refresh everything that shows the scores.")
     schedule = dg.ScheduleDefinition(
-        name="weekly_model_training", job=job, cron_schedule=settings.retrain_cron,
+        name="weekly_model_training", job=job, cron_schedule=settings.retrain_cron, run_config=settings.run_config(),
         execution_timezone=settings.schedule_timezone, default_status=dg.DefaultScheduleStatus.STOPPED,
         description="Retrains the models every week (DMP_RETRAIN_CRON, in DMP_SCHEDULE_TIMEZONE).")
     return dg.Definitions(assets=ASSETS, jobs=[job], schedules=[schedule],

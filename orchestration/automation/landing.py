@@ -60,7 +60,7 @@ def build_landing_sensor(job, settings: Settings, partitions_def: dg.PartitionsD
                 context.log.warning(f"files for {day} are outside the partitioned range: {days[day][:3]}")
                 continue
             digest = hashlib.sha256(json.dumps({f: current[f] for f in sorted(days[day])}).encode()).hexdigest()[:16]
-            requests.append(dg.RunRequest(run_key=f"{day}:{digest}", partition_key=day,
+            requests.append(dg.RunRequest(run_key=f"{day}:{digest}", partition_key=day, run_config=settings.run_config(),
                                           tags={"dmp/trigger": "landing_zone", "dmp/files": str(len(days[day]))}))
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(current, sort_keys=True))
 

@@ -25,6 +25,6 @@ def build_daily_schedule(job, settings: Settings) -> dg.ScheduleDefinition:
         if day < settings.partitions_start:
             return dg.SkipReason(f"{day} is before the first partition {settings.partitions_start}")
         return dg.RunRequest(run_key=f"daily:{day}", partition_key=day.isoformat(),
-                             tags={"dmp/trigger": "daily_schedule"})
+                             run_config=settings.run_config(), tags={"dmp/trigger": "daily_schedule"})
 
     return daily_platform_schedule

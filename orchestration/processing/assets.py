@@ -2,18 +2,28 @@
 
 - `dbt_views`: seeds and staging views (cheap, unpartitioned).
 - `dbt_daily`: incremental models, partitioned by day. A run (or a single-run backfill) passes its
-  window to dbt as `start_date`/`end_date`; each model replaces exactly that window.
+  window to dbt as `start_date`/`end_date` (the environment variables DMP_DBT_START_DATE and
+  DMP_DBT_END_DATE, which keep dbt's partial parsing valid); each model replaces exactly that window.
 - `dbt_marts`: full tables rebuilt from the incremental models (profiles, cohorts, CLV, monthly KPIs).
 
 Every group writes the warehouse, so all run in the `warehouse` pool. dbt tests become asset
 checks; error-severity tests are blocking, so downstream assets do not run when one fails.
+
+dbt parses the project again whenever the profile (here: the warehouse path) or `--vars` differ
+from the saved parse state, which costs several seconds per invocation. Each invocation therefore
+starts from the parse state the previous one left for the same warehouse (kept in
+dbt_project/target/partial_parse/), and the window travels in the environment, not in `--vars`.
 """
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import os
+import shutil
+import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -88,12 +98,45 @@ def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
             yield event
 
 
+PARTIAL_PARSE = "partial_parse.msgpack"
+KEEP_INVOCATIONS = 30  # newest dbt invocation folders (artifacts and logs) kept in dbt_project/target
+
+
+def _prune_invocations(keep: int = KEEP_INVOCATIONS) -> None:
+    """Delete all but the newest `keep` invocation folders, so target/ does not grow run after run."""
+    folders = [p for p in (DBT_DIR / "target").glob("dbt_*-*") if p.is_dir()]
+    folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in folders[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _parse_state(warehouse_file: os.PathLike) -> Path:
+    """Where the dbt parse state for one warehouse is kept between invocations."""
+    key = hashlib.sha256(os.fspath(warehouse_file).encode()).hexdigest()[:16]
+    return DBT_DIR / "target" / "partial_parse" / f"{key}.msgpack"
+
+
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-             args: list[str]) -> Iterator:
-    # The dbt profile reads the warehouse path from this variable (dbt_project/profiles.yml).
+             args: list[str], window: tuple[dt.date, dt.date] | None = None) -> Iterator:
+    # The dbt profile reads the warehouse path from this variable (dbt_project/profiles.yml), the
+    # window macros the window from the other two (dbt_project/macros/window.sql; empty: none).
     os.environ["DMP_DBT_DUCKDB_PATH"] = str(warehouse.file)
-    invocation = dbt.cli(args, context=context, raise_on_error=False)
+    os.environ["DMP_DBT_START_DATE"] = window[0].isoformat() if window else ""
+    os.environ["DMP_DBT_END_DATE"] = window[1].isoformat() if window else ""
+    target = Path("target") / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    state = _parse_state(warehouse.file)
+    if state.exists():
+        (DBT_DIR / target).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, DBT_DIR / target / PARTIAL_PARSE)
+    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     events = list(invocation.stream())
+    produced = DBT_DIR / target / PARTIAL_PARSE
+    if produced.exists():
+        state.parent.mkdir(parents=True, exist_ok=True)
+        tmp = state.with_name(f".{state.name}.{uuid.uuid4().hex}.tmp")
+        shutil.copyfile(produced, tmp)
+        os.replace(tmp, state)
+    _prune_invocations()
     yield from _table_metadata(warehouse, events)
     if not invocation.is_successful():
         raise dg.Failure(description="dbt build failed; see the dbt log above for the model or test that failed.",
@@ -122,9 +165,8 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         window = context.partition_time_window
         start = window.start.date()
         end = window.end.date() - dt.timedelta(days=1)
-        dbt_vars = {"start_date": start.isoformat(), "end_date": end.isoformat()}
         context.log.info(f"dbt window {start}..{end} (plus the look-back for late rows)")
-        yield from _run_dbt(context, dbt, warehouse, ["build", "--vars", json.dumps(dbt_vars)])
+        yield from _run_dbt(context, dbt, warehouse, ["build"], window=(start, end))
 
     @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_marts",
                 select="config.materialized:table", dagster_dbt_translator=translator,
