@@ -53,6 +53,12 @@ class BuiltPlatform:
     results: dict  # job name -> ExecuteInProcessResult
 
 
+def assets_in_groups(defs, groups) -> list:
+    """The keys of `defs`' assets in the given asset groups (layers), sorted: an asset selection."""
+    graph = defs.resolve_asset_graph()
+    return sorted(k for k in graph.get_all_asset_keys() if graph.get(k).group_name in groups)
+
+
 def build_platform(root: Path, start: dt.date, end: dt.date, scale: float, seed: int,
                    jobs: tuple[str, ...] = ("platform_daily", MODEL_JOB), **sim) -> BuiltPlatform:
     """Simulate [start, end], run the daily job over the range as one run, then the model job."""

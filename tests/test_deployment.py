@@ -30,7 +30,7 @@ from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.instance import PROFILES, InstanceConfigError, prepare_home, written_profile
 from orchestration.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, assets_in_groups
 from tests.test_processing import _assert_same, _marts
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 1, 3)
@@ -140,8 +140,7 @@ def _core_defs() -> dg.Definitions:
 
 
 def _core_assets(groups=CORE_GROUPS) -> list[dg.AssetKey]:
-    graph = _core_defs().resolve_asset_graph()
-    return sorted(k for k in graph.get_all_asset_keys() if graph.get(k).group_name in groups)
+    return assets_in_groups(_core_defs(), groups)
 
 
 def _warehouse_steps() -> set[str]:
@@ -196,7 +195,6 @@ def _connect_admin():
         except psycopg2.OperationalError as exc:
             errors.append(f"{url}: {exc}")
     raise AssertionError("no PostgreSQL server to test against (set DMP_TEST_POSTGRES_ADMIN):\n" + "\n".join(errors))
-
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.partitions import range_tags
 from orchestration.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
+from tests.conftest import assets_in_groups
 
 START, END = dt.date(2026, 1, 3), dt.date(2026, 1, 6)
 
@@ -29,10 +30,7 @@ def _run(settings: Settings, start: dt.date, end: dt.date, instance: dg.DagsterI
     tests are about), or every asset with ``groups=None``."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PLATFORM_JOB)
-    selection = None
-    if groups:
-        graph = defs.resolve_asset_graph()
-        selection = sorted(k for k in graph.get_all_asset_keys() if graph.get(k).group_name in groups)
+    selection = assets_in_groups(defs, groups) if groups else None
     return job.execute_in_process(instance=instance, tags=range_tags(start, end), asset_selection=selection,
                                   raise_on_error=False)
 

@@ -18,6 +18,7 @@ from orchestration.partitions import range_tags
 from orchestration.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
 from tests import reference_kpis as ref
+from tests.conftest import assets_in_groups
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 2, 28)
 # Defects whose handling the reference computation reproduces: duplicates, broken lines, late
@@ -33,9 +34,7 @@ def _run(settings: Settings, instance, start: dt.date, end: dt.date, full_refres
     read; the service and application layers have their own tests)."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PLATFORM_JOB)
-    graph = defs.resolve_asset_graph()
-    selection = sorted(k for k in graph.get_all_asset_keys()
-                       if graph.get(k).group_name in ("collection", "storage", "processing"))
+    selection = assets_in_groups(defs, ("collection", "storage", "processing"))
     run_config = {"ops": {"dbt_daily": {"config": {"full_refresh": True}}}} if full_refresh else None
     result = job.execute_in_process(instance=instance, tags=range_tags(start, end), run_config=run_config,
                                     asset_selection=selection, raise_on_error=False)
