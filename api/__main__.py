@@ -23,7 +23,7 @@ def snapshot_path() -> Path:
     if os.environ.get("DMP_API_SNAPSHOT"):
         return Path(os.environ["DMP_API_SNAPSHOT"]).resolve()
     # The settings module has no Dagster import; it only resolves the configured directories.
-    from orchestration.settings import get_settings
+    from core.settings import get_settings
 
     return get_settings().serving_path
 

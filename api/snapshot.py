@@ -37,7 +37,7 @@ class _Generation:
         self.con.execute(f"attach '{escaped}' as {CATALOG} (read_only)")
         try:
             row = self.con.execute(f"select published_at from {CATALOG}.meta.snapshot").fetchone()
-        except duckdb.CatalogException:  # a file not written by lakehouse.serving
+        except duckdb.CatalogException:  # a file not written by core.service.snapshot
             row = None
         # published_at is stored in UTC without a zone; hand it out as an aware UTC time
         self.published_at = row[0].replace(tzinfo=dt.timezone.utc) if row and row[0] else None

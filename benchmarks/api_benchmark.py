@@ -4,7 +4,7 @@
 
 1. Simulates a year of the business (cached under benchmarks/work/), collects it, loads the
    warehouse and builds the marts with dbt (the processing benchmark's steps, cached too), then
-   publishes the serving snapshot with lakehouse.serving.
+   publishes the serving snapshot with core.service.snapshot.
 2. Starts the API as a real server (`python -m api` in a subprocess, one uvicorn process) and
    sends a mix of requests (daily/monthly/channel KPIs, cohorts, segment sizes and moves,
    customer profiles, alerts) from 32 concurrent clients (threads with keep-alive connections).
@@ -43,7 +43,7 @@ KEY = "benchmark-key-all"
 
 def build_snapshot(days: int, scale: float, seed: int) -> tuple[Path, float]:
     """The serving snapshot of a simulated business; returns (snapshot path, seconds to publish)."""
-    from lakehouse.serving import publish_snapshot
+    from core.service.snapshot import publish_snapshot
 
     data = simulate(days, scale, seed)
     work = WORK / f"api-d{days}-s{scale:g}"

@@ -91,9 +91,9 @@ def bare_duckdb(landing: Path, out: Path) -> float:
 
 def platform_pass(landing: Path, work: Path, n_days: int, skip: int = 0) -> dict:
     """Collection + storage over n_days after the first `skip`; runs in a child process (for its peak RSS)."""
-    from lakehouse.contracts import load_contracts
-    from lakehouse.ingest import collect_partitions
-    from lakehouse.warehouse import load_days
+    from core.collection.contracts import load_contracts
+    from core.collection import collect_partitions
+    from core.storage.warehouse import load_days
 
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

@@ -34,9 +34,9 @@ START = dt.date(2026, 1, 1)
 
 
 def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
-    from lakehouse.contracts import load_contracts
-    from lakehouse.ingest import collect_partitions
-    from lakehouse.warehouse import load_days
+    from core.collection.contracts import load_contracts
+    from core.collection import collect_partitions
+    from core.storage.warehouse import load_days
 
     warehouse = work / "warehouse.duckdb"
     marker = work / "loaded.json"

@@ -32,11 +32,11 @@ def main() -> int:
     import duckdb
     import pandas as pd
 
-    from lakehouse.contracts import load_contracts
-    from lakehouse.ingest import collect_partition, find_files
-    from lakehouse.quality import export_columns, load_alerting_config, load_suites, quarantine_rate, schema_drift, \
+    from core.collection.contracts import load_contracts
+    from core.collection import collect_partition, find_files
+    from core.quality import export_columns, load_alerting_config, load_suites, quarantine_rate, schema_drift, \
         volume_anomaly, validate
-    from lakehouse.warehouse import load_days
+    from core.storage.warehouse import load_days
 
     data = simulate(30, 470, 7)
     work = WORK / "quality"

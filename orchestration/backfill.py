@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 DEFAULT_JOB = "platform_daily"
 DEFAULT_WORKSPACE = PROJECT_ROOT / "workspace.yaml"
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     import dagster as dg
 
     from orchestration.cli import ensure_dagster_home
-    from orchestration.settings import get_settings
+    from core.settings import get_settings
 
     executor = args.executor or get_settings().executor
 

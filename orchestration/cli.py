@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 def ensure_dagster_home() -> Path:
@@ -70,7 +70,7 @@ def run_models(settings: Settings, log_level: str = "WARNING"):
     """Retrain, gate and promote the models, re-score and refresh what shows the scores (one run)."""
     import dagster as dg
 
-    from orchestration.application.models import MODEL_JOB
+    from orchestration.names import MODEL_JOB
     from orchestration.definitions import build_definitions
 
     ensure_dagster_home()
@@ -84,7 +84,7 @@ def summary(settings: Settings) -> str:
     """Rows per layer and source, quarantined rows, and where everything is."""
     import duckdb
 
-    from lakehouse.contracts import load_contracts
+    from core.collection.contracts import load_contracts
 
     contracts = load_contracts(settings.contracts_dir, settings.mappings_dir)
     lake = settings.lake_dir
@@ -109,7 +109,7 @@ def summary(settings: Settings) -> str:
     if wh is not None:
         lines += ["", *headline_kpis(wh)]
         wh.close()
-    from lakehouse.alerts import list_alerts
+    from core.alerts.store import list_alerts
 
     alerts = list_alerts(settings.alerts_path, limit=100_000)
     if alerts:

@@ -18,7 +18,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from orchestration.settings import PROJECT_ROOT, Settings, get_settings
+from core.settings import PROJECT_ROOT, Settings, get_settings
 
 DEPLOY_DIR = PROJECT_ROOT / "deploy"
 PROFILES = {"sqlite": DEPLOY_DIR / "dagster.yaml", "postgres": DEPLOY_DIR / "dagster-postgres.yaml"}

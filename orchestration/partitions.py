@@ -6,7 +6,7 @@ import datetime as dt
 
 import dagster as dg
 
-from orchestration.settings import Settings
+from core.settings import Settings
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:

@@ -1,4 +1,4 @@
-"""Resources shared by the layers: where the landing zone, lake and warehouse are."""
+"""Resources: the only way paths and configuration reach a run, sensor or schedule."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from lakehouse.contracts import Contract, load_contracts
-from lakehouse.warehouse import connect
+from core.alerts.store import list_alerts, record_alert
+from core.service.snapshot import SNAPSHOT_FILE
+from core.settings import Settings
+from core.storage.warehouse import connect
+from ml.store import ModelStore
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The landing zone (source exports), the raw lake and quarantine, and the source contracts."""
+    """The landing zone (source exports), and the raw lake and quarantine."""
 
     landing_dir: str
     lake_dir: str
-    contracts_dir: str
-    mappings_dir: str | None = None
 
     @property
     def landing(self) -> Path:
@@ -26,9 +27,6 @@ class LakeResource(dg.ConfigurableResource):
     @property
     def lake(self) -> Path:
         return Path(self.lake_dir)
-
-    def contracts(self) -> dict[str, Contract]:
-        return load_contracts(Path(self.contracts_dir), Path(self.mappings_dir) if self.mappings_dir else None)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -42,3 +40,63 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         return connect(self.file, read_only=read_only)
+
+
+class AlertsResource(dg.ConfigurableResource):
+    """The alerts table (SQLite) and where new alerts are delivered."""
+
+    path: str
+    webhook_url: str | None = None
+
+    @property
+    def file(self) -> Path:
+        return Path(self.path)
+
+    def raise_alert(self, level: str, message: str, asset: str | None = None, check_name: str | None = None,
+                    partition: str | None = None, run_id: str | None = None, dedupe: bool = False) -> int:
+        return record_alert(self.file, level, message, asset=asset, check_name=check_name,
+                            partition=partition, run_id=run_id, dedupe=dedupe)
+
+    def pending(self, after_id: int, limit: int = 100) -> list:
+        return list_alerts(self.file, after_id=after_id, limit=limit)
+
+
+class ServingResource(dg.ConfigurableResource):
+    """The serving directory: the snapshot BI tools and the API read, and the dashboard beside it."""
+
+    serving_dir: str
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.serving_dir)
+
+    @property
+    def snapshot(self) -> Path:
+        return self.directory / SNAPSHOT_FILE
+
+    @property
+    def dashboard_dir(self) -> Path:
+        return self.directory / "dashboard"
+
+
+class ModelStoreResource(dg.ConfigurableResource):
+    """The versioned model store (outside git)."""
+
+    root: str
+
+    def store(self) -> ModelStore:
+        return ModelStore(Path(self.root))
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """Every resource of the platform, from the settings."""
+    from orchestration.processing.project import dbt_resource
+
+    return {
+        "lake": LakeResource(landing_dir=str(settings.landing_dir), lake_dir=str(settings.lake_dir)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "alerts": AlertsResource(path=str(settings.alerts_path), webhook_url=settings.alert_webhook_url),
+        "serving": ServingResource(serving_dir=str(settings.serving_dir)),
+        "models": ModelStoreResource(root=str(settings.model_dir)),
+        "dbt": dbt_resource(),
+    }

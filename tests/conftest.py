@@ -35,7 +35,7 @@ def sim_month(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def contracts():
-    from lakehouse.contracts import load_contracts
+    from core.collection.contracts import load_contracts
 
     return load_contracts(CONTRACTS)
 
@@ -66,7 +66,7 @@ def build_platform(root: Path, start: dt.date, end: dt.date, scale: float, seed:
 
     from orchestration.definitions import build_definitions
     from orchestration.partitions import range_tags
-    from orchestration.settings import Settings
+    from core.settings import Settings
 
     simulate(SimulationConfig(start=start, end=end, seed=seed, scale=scale, defects=DefectRates.none(), **sim),
              root / "landing", root / "ground_truth")

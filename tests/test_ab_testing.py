@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
-from lakehouse.ab_testing import (
+from core.application.ab_testing import (
     RESULT_COLUMNS,
     RESULTS_TABLE,
     AbConfig,

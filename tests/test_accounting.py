@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from lakehouse.ingest import collect_partition
+from core.collection import collect_partition
 from simulator.exports import DefectRates
 from tests.conftest import MONTH_END, MONTH_START
 

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 from api.app import MAX_PAGE, create_app
 from api.keys import KeyConfigError, load_key_file, mask, parse_keys
-from lakehouse.serving import publish_snapshot
+from core.service.snapshot import publish_snapshot
 
 KEYS = parse_keys("kpis-key-0001:kpis;cust-key-0001:customers;dash-key-0001:dashboard;"
                   "all-key-000001:*")

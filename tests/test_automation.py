@@ -9,7 +9,7 @@ import shutil
 import dagster as dg
 
 from orchestration.definitions import build_definitions
-from orchestration.settings import Settings
+from core.settings import Settings
 
 
 def _defs(tmp_path, **kwargs) -> tuple[Settings, dg.Definitions]:
@@ -20,7 +20,7 @@ def _defs(tmp_path, **kwargs) -> tuple[Settings, dg.Definitions]:
 
 
 def _tick(sensor, cursor, defs):
-    result = sensor(dg.build_sensor_context(cursor=cursor, definitions=defs))
+    result = sensor(dg.build_sensor_context(cursor=cursor, definitions=defs, resources=defs.resources))
     if isinstance(result, dg.SkipReason):
         return [], cursor
     return result.run_requests, result.cursor

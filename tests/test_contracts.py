@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lakehouse.contracts import ContractError, load_contract, load_contracts
-from lakehouse.ingest import FileProblem, MissingSource, collect_partition
+from core.collection.contracts import ContractError, load_contract, load_contracts
+from core.collection import FileProblem, MissingSource, collect_partition
 from tests.conftest import CONTRACTS, PROJECT_ROOT
 
 DAY = dt.date(2026, 2, 10)

@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from lakehouse.dashboard import load_dashboard_data, render_html, write_dashboard
+from core.application.dashboard import load_dashboard_data, render_html, write_dashboard
 from tests.conftest import PROJECT_ROOT
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"

@@ -9,7 +9,7 @@ import sys
 import dagster as dg
 
 from orchestration.definitions import PLATFORM_JOB, build_definitions
-from orchestration.settings import Settings
+from core.settings import Settings
 from tests.conftest import PROJECT_ROOT
 
 
@@ -33,7 +33,7 @@ def test_definitions_have_every_source_in_collection_and_storage(tmp_path):
 
 
 def test_settings_are_read_when_called_not_at_import(tmp_path, monkeypatch):
-    from orchestration.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("DMP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DMP_DEMO_END", "2026-01-15")

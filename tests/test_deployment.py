@@ -28,7 +28,7 @@ import pytest
 
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.instance import PROFILES, InstanceConfigError, prepare_home, written_profile
-from orchestration.settings import Settings
+from core.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
 from tests.conftest import PROJECT_ROOT, assets_in_groups
 from tests.test_processing import _assert_same, _marts

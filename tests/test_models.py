@@ -18,10 +18,12 @@ from ml import retention as rt
 from ml.evaluation import classification_metrics, decide
 from ml.retention_features import FEATURES, build_features
 from ml.store import ModelStore, model_version
-from orchestration.application.models import DEMAND, MODEL_JOB, RETENTION
+from orchestration.application.demand import DEMAND
+from orchestration.application.retention import RETENTION
+from orchestration.names import MODEL_JOB
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.partitions import range_tags
-from orchestration.settings import Settings
+from core.settings import Settings
 from tests.conftest import build_platform
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.partitions import range_tags
-from orchestration.settings import Settings
+from core.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
 from tests import reference_kpis as ref
 from tests.conftest import assets_in_groups

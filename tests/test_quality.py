@@ -11,9 +11,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from lakehouse.alerts import list_alerts, post_json, record_alert
-from lakehouse.kpi_alerts import kpi_alerts
-from lakehouse.quality import (
+from core.alerts.delivery import post_json
+from core.alerts.store import list_alerts, record_alert
+from core.alerts.kpi_rules import kpi_alerts
+from core.quality import (
     QualityConfigError,
     freshness,
     load_alerting_config,
@@ -24,8 +25,9 @@ from lakehouse.quality import (
     volume_anomaly,
 )
 from orchestration.definitions import PLATFORM_JOB, build_definitions
+from orchestration.resources import build_resources
 from orchestration.partitions import range_tags
-from orchestration.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings
 from simulator import DefectRates, SimulationConfig, simulate
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 1, 16)
@@ -155,29 +157,34 @@ def _sensor(settings: Settings, name: str):
     return next(s for s in build_definitions(settings).sensors if s.name == name)
 
 
+def _sensor_context(settings: Settings, **kwargs) -> dg.SensorEvaluationContext:
+    """A sensor context with the resources the definitions give the sensor (as the daemon does)."""
+    return dg.build_sensor_context(resources=build_resources(settings), **kwargs)
+
+
 def test_webhook_sensor_sends_each_alert_once_with_a_cursor(tmp_path, receiver, monkeypatch):
-    settings = Settings(data_dir=tmp_path)
     monkeypatch.setenv("DMP_ALERT_WEBHOOK_URL", receiver)
+    settings = Settings(data_dir=tmp_path)
     record_alert(settings.alerts_path, "red", "first", asset="raw/orders", check_name="x")
     record_alert(settings.alerts_path, "yellow", "second")
     sensor = _sensor(settings, "alert_webhook")
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_sensor_context(instance=instance, cursor=None)
+        context = _sensor_context(settings, instance=instance, cursor=None)
         sensor(context)
         assert [a["message"] for a in _Receiver.received] == ["first", "second"]
         assert context.cursor == "2"
-        sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
+        sensor(_sensor_context(settings, instance=instance, cursor=context.cursor))
         assert len(_Receiver.received) == 2, "nothing is sent twice"
         record_alert(settings.alerts_path, "blue", "third")
-        sensor(dg.build_sensor_context(instance=instance, cursor=context.cursor))
+        sensor(_sensor_context(settings, instance=instance, cursor=context.cursor))
         assert [a["message"] for a in _Receiver.received] == ["first", "second", "third"]
 
 
 def test_webhook_sensor_keeps_undelivered_alerts_for_the_next_tick(tmp_path, monkeypatch):
-    settings = Settings(data_dir=tmp_path)
     monkeypatch.setenv("DMP_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/closed")
+    settings = Settings(data_dir=tmp_path)
     record_alert(settings.alerts_path, "red", "lost?")
-    context = dg.build_sensor_context(cursor=None)
+    context = _sensor_context(settings, cursor=None)
     _sensor(settings, "alert_webhook")(context)
     assert (context.cursor or "0") == "0", "an alert that was not delivered is retried later"
 
@@ -263,14 +270,14 @@ def test_red_check_blocks_downstream_and_alerts_reach_the_webhook(platform, tmp_
     failure = result.get_run_failure_event()
     context = dg.build_run_status_sensor_context(
         sensor_name="run_failure_alerts", dagster_event=failure, dagster_instance=instance,
-        dagster_run=result.dagster_run).for_run_failure()
+        dagster_run=result.dagster_run, resources=build_resources(settings)).for_run_failure()
     _sensor(settings, "run_failure_alerts")(context)
     outage = list_alerts(settings.alerts_path)[-1]
     assert (outage.level, outage.check_name, outage.run_id, outage.partition) == (
         "red", "run_failure", result.run_id, f"{day}...{day}")
 
-    monkeypatch.setenv("DMP_ALERT_WEBHOOK_URL", receiver)
-    _sensor(settings, "alert_webhook")(dg.build_sensor_context(instance=instance, cursor=str(before)))
+    webhook = settings.model_copy(update={"alert_webhook_url": receiver})
+    _sensor(webhook, "alert_webhook")(_sensor_context(webhook, instance=instance, cursor=str(before)))
     assert any(a["level"] == "red" and a["check_name"] == "expectations_red" for a in _Receiver.received)
     assert any(a["check_name"] == "run_failure" for a in _Receiver.received)
 

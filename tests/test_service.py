@@ -16,10 +16,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from lakehouse.serving import PersonalDataFound, publish_snapshot, read_manifest
+from core.service.snapshot import PersonalDataFound, publish_snapshot, read_manifest
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.service.snapshot import SNAPSHOT_KEY, mart_keys
-from orchestration.settings import Settings
+from core.settings import Settings
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 PHONE = re.compile(r"\+\d{1,3}[\s-]?\d{8,12}\b|\b1[3-9]\d{9}\b")
@@ -199,7 +199,7 @@ def test_a_publish_swaps_atomically_and_a_long_reader_finishes_on_the_old_file(s
 
 
 def test_publisher_and_api_do_not_import_dagster():
-    code = ("import sys, lakehouse.serving, api.app, api.snapshot, api.keys, api.__main__; "
+    code = ("import sys, core.service.snapshot, api.app, api.snapshot, api.keys, api.__main__; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_dbt')))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                           capture_output=True, text=True, timeout=120)

@@ -2,16 +2,15 @@
 
 import dagster as dg
 
-from lakehouse.dashboard import write_dashboard
-from orchestration.settings import Settings
+from core.application.dashboard import write_dashboard
+from orchestration.resources import ServingResource
+from orchestration.service.snapshot import SNAPSHOT_KEY
 
 DASHBOARD_KEY = dg.AssetKey(["application", "kpi_dashboard"])
-SNAPSHOT_KEY = dg.AssetKey(["service", "serving_snapshot"])
 
 
-def build_defs(settings: Settings) -> dg.Definitions:
-    """The dashboard reads the snapshot at settings.serving_path and writes <serving_dir>/dashboard/index.html."""
-    snapshot_path, out_dir = settings.serving_path, settings.serving_dir / "dashboard"
+def build_dashboard_asset() -> dg.AssetsDefinition:
+    """The dashboard reads the serving snapshot and writes <serving_dir>/dashboard/index.html."""
 
     @dg.asset(
         key=DASHBOARD_KEY,
@@ -23,8 +22,8 @@ def build_defs(settings: Settings) -> dg.Definitions:
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="Static KPI dashboard (HTML, inline SVG charts) for managers, built from the serving snapshot.",
     )
-    def kpi_dashboard(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        page, data = write_dashboard(snapshot_path, out_dir)
+    def kpi_dashboard(context: dg.AssetExecutionContext, serving: ServingResource) -> dg.MaterializeResult:
+        page, data = write_dashboard(serving.snapshot, serving.dashboard_dir)
         latest = data.kpi_monthly[data.kpi_monthly["kpi_month"] == data.kpi_monthly["kpi_month"].max()] \
             if len(data.kpi_monthly) else data.kpi_monthly
         preview = "\n".join(["| KPI | value | target | met |", "|---|---|---|---|"] + [
@@ -41,4 +40,4 @@ def build_defs(settings: Settings) -> dg.Definitions:
             "preview": dg.MetadataValue.md(preview if len(latest) else "no KPI months yet"),
         })
 
-    return dg.Definitions(assets=[kpi_dashboard])
+    return kpi_dashboard

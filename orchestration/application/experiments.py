@@ -6,10 +6,10 @@ import dagster as dg
 import pandas as pd
 import pydantic
 
-from lakehouse.ab_testing import RESULT_COLUMNS, RESULTS_TABLE, AbConfig, markdown_table, run_analysis
+from core.application.ab_testing import RESULT_COLUMNS, RESULTS_TABLE, AbConfig, markdown_table, run_analysis
+from orchestration.metadata import column_schema
+from orchestration.names import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
-from orchestration.settings import Settings
-from orchestration.storage.assets import WAREHOUSE_POOL
 
 AB_RESULTS_KEY = dg.AssetKey(["application", "ab_test_results"])
 
@@ -52,8 +52,7 @@ def ab_test_results(context: dg.AssetExecutionContext, config: AbTestConfig,
     metadata: dict = {
         "dagster/row_count": len(results),
         "dagster/table_name": f"warehouse.{RESULTS_TABLE}",
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, dtype.lower()) for name, dtype in RESULT_COLUMNS.items()]),
+        "dagster/column_schema": column_schema(RESULT_COLUMNS.items()),
         "experiments": int(results["experiment_id"].nunique()),
         "results": dg.MetadataValue.md(markdown_table(results) if len(results) else "no experiments assigned yet"),
     }
@@ -68,8 +67,3 @@ def ab_test_results(context: dg.AssetExecutionContext, config: AbTestConfig,
 
 def _number(value) -> dg.MetadataValue:
     return dg.MetadataValue.float(float(value)) if pd.notna(value) else dg.MetadataValue.null()
-
-
-def build_defs(settings: Settings) -> dg.Definitions:
-    """The experiment analysis asset (reads staging and intermediate models, writes the warehouse)."""
-    return dg.Definitions(assets=[ab_test_results])

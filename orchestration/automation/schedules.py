@@ -1,14 +1,16 @@
-"""The daily schedule: every layer for the latest complete day (yesterday, UTC partitions)."""
+"""The schedules: every layer daily for the latest complete day, and the weekly model retraining."""
 
 import datetime as dt
 
 import dagster as dg
 
-from orchestration.settings import Settings
+from core.settings import Settings
 
 
-def build_daily_schedule(job, settings: Settings) -> dg.ScheduleDefinition:
+def daily_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, settings: Settings) -> dg.ScheduleDefinition:
     """Runs `job` at the configured time and timezone for the last complete UTC day."""
+    run_config = settings.run_config()
+    first = partitions_def.start.date()
 
     @dg.schedule(
         name="daily_platform_schedule",
@@ -22,9 +24,16 @@ def build_daily_schedule(job, settings: Settings) -> dg.ScheduleDefinition:
     def daily_platform_schedule(context: dg.ScheduleEvaluationContext):
         now = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
         day = (now.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date()
-        if day < settings.partitions_start:
-            return dg.SkipReason(f"{day} is before the first partition {settings.partitions_start}")
+        if day < first:
+            return dg.SkipReason(f"{day} is before the first partition {first}")
         return dg.RunRequest(run_key=f"daily:{day}", partition_key=day.isoformat(),
-                             run_config=settings.run_config(), tags={"dmp/trigger": "daily_schedule"})
+                             run_config=run_config, tags={"dmp/trigger": "daily_schedule"})
 
     return daily_platform_schedule
+
+
+def weekly_training_schedule(job, settings: Settings) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="weekly_model_training", job=job, cron_schedule=settings.retrain_cron, run_config=settings.run_config(),
+        execution_timezone=settings.schedule_timezone, default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Retrains the models every week (DMP_RETRAIN_CRON, in DMP_SCHEDULE_TIMEZONE).")

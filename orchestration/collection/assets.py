@@ -1,40 +1,56 @@
 """One daily-partitioned asset per source: validate the day's exports, quarantine bad rows."""
 
-
-
 import dagster as dg
 
-from lakehouse.contracts import Contract
-from lakehouse.ingest import PartitionResult, collect_partitions, find_files
-from lakehouse.quality import CheckOutcome, export_columns, quarantine_rate, schema_drift
+from core.collection import Contract, PartitionResult, collect_partitions, find_files
+from core.quality import AlertingConfig, files_drift, quarantine_rate
+from orchestration.metadata import contract_schema, partition_label
 from orchestration.partitions import run_days
-from orchestration.quality.checks import QUARANTINE_RATE, SCHEMA_DRIFT, QualityResource, partition_label, platform_result
-from orchestration.resources import LakeResource
+from orchestration.quality.checks import QUARANTINE_RATE, SCHEMA_DRIFT, platform_result
+from orchestration.resources import AlertsResource, LakeResource
 
 CODE_VERSION = "collection-v1"
-
-
-def table_schema(contract: Contract) -> dg.TableSchema:
-    return dg.TableSchema(columns=[
-        dg.TableColumn(c.name, c.sql_type.lower(), description=c.description,
-                       constraints=dg.TableColumnConstraints(nullable=not c.required,
-                                                             unique=contract.key == (c.name,)))
-        for c in contract.columns
-    ])
+SUMMARY_DAYS = 62  # days listed in the run's summary table
 
 
 def _summary_markdown(results: list[PartitionResult]) -> str:
     lines = ["| day | files | read | loaded | quarantined | top reasons |", "|---|---|---|---|---|---|"]
-    for r in results[:62]:
+    for r in results[:SUMMARY_DAYS]:
         top = ", ".join(f"{k} ({v})" for k, v in sorted(r.reasons.items(), key=lambda kv: -kv[1])[:3])
         lines.append(f"| {r.day} | {len(r.files)} | {r.rows_read} | {r.rows_loaded} | {r.rows_quarantined} | {top} |")
-    if len(results) > 62:
-        lines.append(f"| ... {len(results) - 62} more days | | | | | |")
+    if len(results) > SUMMARY_DAYS:
+        lines.append(f"| ... {len(results) - SUMMARY_DAYS} more days | | | | | |")
     return "\n".join(lines)
 
 
-def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _collect(context: dg.AssetExecutionContext, contract: Contract, lake: LakeResource) -> list[PartitionResult]:
+    """Collect the run's days; days that fail keep their old partitions and fail the step together."""
     source = contract.source
+    results: list[PartitionResult] = []
+    failures: list[str] = []
+    for day, result in collect_partitions(contract, run_days(context), lake.landing, lake.lake):
+        if isinstance(result, Exception):
+            context.log.error(f"{source} {day}: {result}")
+            failures.append(f"{day}: {result}")
+            continue
+        results.append(result)
+        context.log.info(f"{source} {day}: read {result.rows_read}, loaded {result.rows_loaded}, "
+                         f"quarantined {result.rows_quarantined}")
+    if failures:
+        # Days that succeeded keep their new partitions; the failed days keep their old ones.
+        raise dg.Failure(
+            description=f"{len(failures)} {source} partition(s) could not be collected:\n" + "\n".join(failures),
+            metadata={"failed_partitions": dg.MetadataValue.json(failures),
+                      "collected_partitions": [str(r.day) for r in results]},
+            allow_retries=False,
+        )
+    return results
+
+
+def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefinition,
+                           alerting: AlertingConfig) -> dg.AssetsDefinition:
+    source = contract.source
+    key = dg.AssetKey(["lake", source])
 
     @dg.asset(
         name=source,
@@ -47,35 +63,17 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         owners=["team:data-engineering"],
         code_version=CODE_VERSION,
         description=f"Validated {source} rows in the raw lake (bad rows quarantined with a reason).",
-        metadata={"dagster/column_schema": table_schema(contract), "contract": str(contract.path),
+        metadata={"dagster/column_schema": contract_schema(contract), "contract": str(contract.path),
                   "optional_source": contract.optional, "source_key": list(contract.key)},
         check_specs=[
-            dg.AssetCheckSpec(QUARANTINE_RATE, asset=dg.AssetKey(["lake", source]), blocking=True,
+            dg.AssetCheckSpec(QUARANTINE_RATE, asset=key, blocking=True,
                               description="Share of rows quarantined: yellow and red thresholds in alerting.yaml."),
-            dg.AssetCheckSpec(SCHEMA_DRIFT, asset=dg.AssetKey(["lake", source]), blocking=True,
+            dg.AssetCheckSpec(SCHEMA_DRIFT, asset=key, blocking=True,
                               description="Export columns vs the contract: new, missing or retyped columns."),
         ],
     )
-    def _collect(context: dg.AssetExecutionContext, lake: LakeResource, quality: QualityResource) -> dg.MaterializeResult:
-        current = lake.contracts()[source]
-        results: list[PartitionResult] = []
-        failures: list[str] = []
-        for day, result in collect_partitions(current, run_days(context), lake.landing, lake.lake):
-            if isinstance(result, Exception):
-                context.log.error(f"{source} {day}: {result}")
-                failures.append(f"{day}: {result}")
-                continue
-            results.append(result)
-            context.log.info(f"{source} {day}: read {result.rows_read}, loaded {result.rows_loaded}, "
-                             f"quarantined {result.rows_quarantined}")
-        if failures:
-            # Days that succeeded keep their new partitions; the failed days keep their old ones.
-            raise dg.Failure(
-                description=f"{len(failures)} {source} partition(s) could not be collected:\n" + "\n".join(failures),
-                metadata={"failed_partitions": dg.MetadataValue.json(failures),
-                          "collected_partitions": [str(r.day) for r in results]},
-                allow_retries=False,
-            )
+    def _asset(context: dg.AssetExecutionContext, lake: LakeResource, alerts: AlertsResource) -> dg.MaterializeResult:
+        results = _collect(context, contract, lake)
         reasons: dict[str, int] = {}
         for r in results:
             for k, v in r.reasons.items():
@@ -86,13 +84,13 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         files = [{"day": str(r.day), "file": f.file, "bytes": f.bytes, "rows_read": f.rows_read,
                   "rows_loaded": f.rows_loaded, "rows_quarantined": f.rows_quarantined}
                  for r in results for f in r.files]
-        key = dg.AssetKey(["lake", source])
         label = partition_label([r.day for r in results])
-        config = quality.config()
+        landed = [path for r in results for path in find_files(lake.landing, contract, r.day)]
         checks = [
-            platform_result(key, QUARANTINE_RATE, quarantine_rate(rows_read, rows_quarantined, config), quality,
+            platform_result(key, QUARANTINE_RATE, quarantine_rate(rows_read, rows_quarantined, alerting), alerts,
                             context.run_id, label),
-            platform_result(key, SCHEMA_DRIFT, _drift(current, results, lake, config), quality, context.run_id, label),
+            platform_result(key, SCHEMA_DRIFT, files_drift(contract, landed, rows_read, reasons, alerting), alerts,
+                            context.run_id, label),
         ]
         return dg.MaterializeResult(check_results=checks, metadata={
             "dagster/row_count": rows_loaded,
@@ -109,30 +107,4 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
             "quarantine_path": dg.MetadataValue.path(str(lake.lake / "quarantine" / source)),
         })
 
-    return _collect
-
-
-def _drift(contract: Contract, results: list[PartitionResult], lake: LakeResource, config):
-    """Schema drift over the run's files: columns found vs the contract's export columns."""
-    m = contract.mapping
-    expected = {m.export_name(c.name): c.required for c in contract.columns}
-    found: list[str] = []
-    for r in results:
-        for path in find_files(lake.landing, contract, r.day):
-            found.extend(c for c in export_columns(path, m.format, m.delimiter, m.encoding) if c not in found)
-    rows_read = sum(r.rows_read for r in results)
-    invalid: dict[str, float] = {}
-    for r in results:
-        for reason, n in r.reasons.items():
-            kind, _, column = reason.partition(":")
-            if kind.startswith("invalid_") and column:
-                name = m.export_name(column)
-                invalid[name] = invalid.get(name, 0) + n
-    share = {c: n / rows_read for c, n in invalid.items()} if rows_read else {}
-    if not found:
-        return CheckOutcome(True, None, "no export files in this run", {})
-    return schema_drift(found, expected, share, config)
-
-
-def build_collection_assets(contracts: dict[str, Contract], partitions_def) -> list[dg.AssetsDefinition]:
-    return [build_collection_asset(c, partitions_def) for c in contracts.values()]
+    return _asset

@@ -1,5 +1,11 @@
 """Layer 3, processing: the dbt project (staging -> intermediate -> marts) as Dagster assets."""
 
-from orchestration.processing.assets import build_dbt_assets, dbt_resource
+import dagster as dg
 
-__all__ = ["build_dbt_assets", "dbt_resource"]
+from orchestration.platform import Platform
+from orchestration.processing.assets import build_dbt_assets
+
+
+def defs(platform: Platform) -> dg.Definitions:
+    """The dbt models, seeds and tests, split by how they are materialised."""
+    return dg.Definitions(assets=build_dbt_assets(platform.partitions))

@@ -4,7 +4,8 @@
 - `dbt_daily`: incremental models, partitioned by day. A run (or a single-run backfill) passes its
   window to dbt as `start_date`/`end_date` (the environment variables DMP_DBT_START_DATE and
   DMP_DBT_END_DATE, which keep dbt's partial parsing valid); each model replaces exactly that window.
-- `dbt_marts`: full tables rebuilt from the incremental models (profiles, cohorts, CLV, monthly KPIs).
+- `dbt_tables`: the models materialised as full tables, rebuilt from the incremental models (profiles,
+  cohorts, CLV, monthly KPIs).
 
 Every group writes the warehouse, so all run in the `warehouse` pool. dbt tests become asset
 checks; error-severity tests are blocking, so downstream assets do not run when one fails.
@@ -15,6 +16,7 @@ starts from the parse state the previous one left for the same warehouse (kept i
 dbt_project/target/partial_parse/), and the window travels in the environment, not in `--vars`.
 """
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -30,9 +32,10 @@ import dagster as dg
 import pydantic
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.processing.project import DBT_DIR, dbt_executable, dbt_project
+from orchestration.metadata import column_schema
+from orchestration.names import WAREHOUSE_POOL
+from orchestration.processing.project import DBT_DIR, dbt_project
 from orchestration.resources import WarehouseResource
-from orchestration.storage.assets import WAREHOUSE_POOL
 
 
 class DbtRunConfig(dg.Config):
@@ -58,11 +61,6 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
             group_name="processing",
             owners=["team:analytics-engineering"],
         ).merge_attributes(kinds={"duckdb"})
-
-
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=os.fspath(DBT_DIR), profiles_dir=os.fspath(DBT_DIR),
-                          dbt_executable=dbt_executable())
 
 
 @functools.cache
@@ -91,8 +89,7 @@ def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
                         event = event.with_metadata({
                             **event.metadata,
                             "dagster/row_count": int(rows),
-                            "dagster/column_schema": dg.TableSchema(
-                                columns=[dg.TableColumn(name, dtype.lower()) for name, dtype in cols]),
+                            "dagster/column_schema": column_schema(cols),
                             "dagster/table_name": f"warehouse.{schema}.{table}",
                         })
             yield event
@@ -116,20 +113,49 @@ def _parse_state(warehouse_file: os.PathLike) -> Path:
     return DBT_DIR / "target" / "partial_parse" / f"{key}.msgpack"
 
 
+def dbt_env(warehouse_file: os.PathLike, window: tuple[dt.date, dt.date] | None) -> dict[str, str]:
+    """The environment dbt reads: the warehouse path (profiles.yml) and the window (macros/window.sql).
+
+    An empty window means none: the incremental models then rebuild from all history.
+    """
+    return {
+        "DMP_DBT_DUCKDB_PATH": os.fspath(warehouse_file),
+        "DMP_DBT_START_DATE": window[0].isoformat() if window else "",
+        "DMP_DBT_END_DATE": window[1].isoformat() if window else "",
+    }
+
+
+@contextlib.contextmanager
+def environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then restore what was there before."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    """The run's first and last day (inclusive), from its partition time window."""
+    window = context.partition_time_window
+    return window.start.date(), window.end.date() - dt.timedelta(days=1)
+
+
 def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
              args: list[str], window: tuple[dt.date, dt.date] | None = None) -> Iterator:
-    # The dbt profile reads the warehouse path from this variable (dbt_project/profiles.yml), the
-    # window macros the window from the other two (dbt_project/macros/window.sql; empty: none).
-    os.environ["DMP_DBT_DUCKDB_PATH"] = str(warehouse.file)
-    os.environ["DMP_DBT_START_DATE"] = window[0].isoformat() if window else ""
-    os.environ["DMP_DBT_END_DATE"] = window[1].isoformat() if window else ""
     target = Path("target") / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     state = _parse_state(warehouse.file)
     if state.exists():
         (DBT_DIR / target).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state, DBT_DIR / target / PARTIAL_PARSE)
-    invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
-    events = list(invocation.stream())
+    with environ(dbt_env(warehouse.file, window)):
+        invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+        events = list(invocation.stream())
     produced = DBT_DIR / target / PARTIAL_PARSE
     if produced.exists():
         state.parent.mkdir(parents=True, exist_ok=True)
@@ -162,16 +188,14 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
             context.log.info("full refresh: rebuilding every incremental model from all history")
             yield from _run_dbt(context, dbt, warehouse, ["build", "--full-refresh"])
             return
-        window = context.partition_time_window
-        start = window.start.date()
-        end = window.end.date() - dt.timedelta(days=1)
+        start, end = run_window(context)
         context.log.info(f"dbt window {start}..{end} (plus the look-back for late rows)")
         yield from _run_dbt(context, dbt, warehouse, ["build"], window=(start, end))
 
-    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_marts",
+    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_tables",
                 select="config.materialized:table", dagster_dbt_translator=translator,
                 backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
-    def dbt_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    def dbt_tables(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         yield from _run_dbt(context, dbt, warehouse, ["build"])
 
-    return [dbt_views, dbt_daily, dbt_marts]
+    return [dbt_views, dbt_daily, dbt_tables]

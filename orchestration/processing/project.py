@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
-from orchestration.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -48,3 +48,8 @@ def ensure_manifest(project_dir: Path = DBT_DIR) -> Path:
 def dbt_project() -> DbtProject:
     ensure_manifest(DBT_DIR)
     return DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=os.fspath(DBT_DIR), profiles_dir=os.fspath(DBT_DIR),
+                          dbt_executable=dbt_executable())

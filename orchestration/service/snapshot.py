@@ -2,11 +2,10 @@
 
 import dagster as dg
 
-from lakehouse.serving import publish_snapshot
+from core.service.snapshot import publish_snapshot
+from orchestration.names import WAREHOUSE_POOL
 from orchestration.processing.project import DBT_DIR
-from orchestration.resources import WarehouseResource
-from orchestration.settings import Settings
-from orchestration.storage.assets import WAREHOUSE_POOL
+from orchestration.resources import AlertsResource, ServingResource, WarehouseResource
 
 SNAPSHOT_KEY = dg.AssetKey(["service", "serving_snapshot"])
 # Application outputs the snapshot serves when they exist (kpi_alerts writes the alerts table).
@@ -18,9 +17,7 @@ def mart_keys() -> list[dg.AssetKey]:
     return [dg.AssetKey(["marts", path.stem]) for path in sorted((DBT_DIR / "models" / "marts").glob("*.sql"))]
 
 
-def build_defs(settings: Settings) -> dg.Definitions:
-    serving_dir, alerts_path = settings.serving_dir, settings.alerts_path
-
+def build_snapshot_asset() -> dg.AssetsDefinition:
     @dg.asset(
         key=SNAPSHOT_KEY,
         group_name="service",
@@ -32,8 +29,9 @@ def build_defs(settings: Settings) -> dg.Definitions:
         pool=WAREHOUSE_POOL,
         description="Read-only serving snapshot (DuckDB + Parquet) of marts, model outputs, KPI targets and alerts.",
     )
-    def serving_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        snapshot = publish_snapshot(warehouse.file, serving_dir, alerts_path)
+    def serving_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource,
+                         alerts: AlertsResource) -> dg.MaterializeResult:
+        snapshot = publish_snapshot(warehouse.file, serving.directory, alerts.file)
         context.log.info(f"published {len(snapshot.tables)} tables to {snapshot.path}")
         rows = "\n".join(["| table | rows |", "|---|---|"]
                          + [f"| {name} | {n:,} |" for name, n in snapshot.tables.items()])
@@ -48,4 +46,4 @@ def build_defs(settings: Settings) -> dg.Definitions:
             "excluded_columns": dg.MetadataValue.json(snapshot.excluded_columns),
         })
 
-    return dg.Definitions(assets=[serving_snapshot])
+    return serving_snapshot

@@ -1,4 +1,4 @@
-"""The alerts table: every failed check, failed run and KPI warning, with its level.
+"""The alert store: every failed check, failed run and KPI warning, with its level.
 
 A small SQLite file (default `data/ops/alerts.sqlite`), not the DuckDB warehouse, so writing an
 alert never waits for the warehouse writer and readers (the webhook sensor, the dashboard) never
@@ -8,15 +8,11 @@ block the pipeline. SQLite serialises concurrent writers itself.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
-import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-LEVELS = ("red", "yellow", "blue")
+from core.quality.config import LEVELS
 
 SCHEMA = """
 create table if not exists alerts (
@@ -80,26 +76,3 @@ def list_alerts(path: Path, after_id: int = 0, limit: int = 1000) -> list[Alert]
         rows = con.execute("select alert_id, created_at, level, asset, check_name, partition, message, run_id "
                            "from alerts where alert_id > ? order by alert_id limit ?", (after_id, limit)).fetchall()
     return [Alert(*row) for row in rows]
-
-
-def post_json(url: str, payload: dict, timeout: float, retries: int, backoff: float) -> tuple[bool, str]:
-    """POST JSON with retries and exponential back-off. Returns (delivered, what happened)."""
-    body = json.dumps(payload).encode()
-    last = ""
-    for attempt in range(retries + 1):
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                if 200 <= response.status < 300:
-                    return True, f"HTTP {response.status}"
-                last = f"HTTP {response.status}"
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-            if 400 <= exc.code < 500 and exc.code != 429:
-                return False, last  # the receiver rejects it: retrying will not help
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        if attempt < retries:
-            time.sleep(backoff * 2**attempt)
-    return False, last

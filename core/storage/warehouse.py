@@ -13,8 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from lakehouse.contracts import Contract
-from lakehouse.ingest import lit, partition_path, q
+from core.collection.contracts import Contract
+from core.collection.writing import partition_path
+from core.storage.sql import lit, q
 
 LINEAGE_COLUMNS = {"_source_file": "VARCHAR", "_record_number": "BIGINT", "dt": "DATE"}
 

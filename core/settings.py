@@ -108,7 +108,9 @@ class Settings(BaseSettings):
     @property
     def serving_path(self) -> Path:
         """The serving snapshot BI tools and the API read (replaced atomically on every publish)."""
-        return self.serving_dir / "serving.duckdb"
+        from core.service.snapshot import SNAPSHOT_FILE
+
+        return self.serving_dir / SNAPSHOT_FILE
 
 
 def get_settings() -> Settings:

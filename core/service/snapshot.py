@@ -28,6 +28,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from core.storage.sql import lit, q
+
 SERVED_SCHEMAS = ("marts", "application")
 REFERENCE_TABLES = (("reference", "kpi_targets"),)
 ALERTS_TABLE = ("ops", "alerts")
@@ -61,16 +63,6 @@ class Snapshot:
     parquet: dict[str, Path]
     manifest: Path
     excluded_columns: list[str] = field(default_factory=list)
-
-
-def q(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def lit(value: object) -> str:
-    """A quoted SQL string literal (for statements that take no parameters: ATTACH, COPY)."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def parquet_name(schema: str, table: str) -> str:

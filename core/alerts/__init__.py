@@ -1,0 +1,1 @@
+"""The alerts: the store (SQLite), webhook delivery, and the KPI alert rules."""

@@ -1,0 +1,342 @@
+"""Collect one day of one source: read the landing files, validate every row, split valid from bad.
+
+The steps, each in its own module: file-level checks (:mod:`core.collection.files`) reject an
+unusable file before anything is written; the records are read and every contract rule evaluated
+in DuckDB (:mod:`core.collection.reading`); valid and quarantined rows are counted, then written
+as Parquet partitions that replace the old ones atomically (:mod:`core.collection.writing`).
+
+Every input row ends up in exactly one place, and ``rows_read = rows_loaded + rows_quarantined``
+holds per file and per partition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core.collection.contracts import Contract
+from core.collection.files import FileProblem, MissingSource, check_file, find_files, has_data_lines
+from core.collection.reading import clean, read_sql, rules, typed
+from core.collection.writing import atomic_copy, partition_path
+from core.storage.sql import lit, q
+
+# A record's reference across the files of a day: file_id * FILE_STRIDE + record_number.
+FILE_STRIDE = 1000000000000
+
+
+@dataclass
+class FileStats:
+    file: str
+    bytes: int
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+
+
+@dataclass
+class PartitionResult:
+    source: str
+    day: dt.date
+    files: list[FileStats] = field(default_factory=list)
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    raw_path: Path | None = None
+    quarantine_path: Path | None = None
+
+
+@dataclass
+class _StagedFile:
+    """A landing file loaded into the collector: its path, the SQL selecting its records, its rejects table."""
+
+    path: Path
+    records_sql: str
+    originals_sql: str
+    rejects: str
+
+
+def connect_collector(memory_limit: str = "1GB", threads: int | None = None,
+                      spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection for collection (reusable across partitions)."""
+    config = {"memory_limit": memory_limit, "preserve_insertion_order": True}
+    if spill_dir is not None:
+        config["temp_directory"] = str(spill_dir)
+    con = duckdb.connect(config=config)
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
+    for (name,) in con.execute("select view_name from duckdb_views() where temporary and not internal").fetchall():
+        con.execute(f"DROP VIEW IF EXISTS {q(name)}")
+    for (name,) in con.execute("select table_name from duckdb_tables() where temporary and not internal").fetchall():
+        con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+
+
+# ------------------------------------------------------------------ 1. check and stage the files
+def _stage_files(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[Path], workdir: Path,
+                 result: PartitionResult) -> list[_StagedFile]:
+    """Check every file as a whole, then load it into the collector as text."""
+    staged = []
+    for i, path in enumerate(files):
+        readable, header = check_file(path, contract, workdir)
+        load, records_sql, originals_sql, rejects = read_sql(readable, contract, header, i)
+        con.execute(load)
+        staged.append(_StagedFile(path, records_sql, originals_sql, rejects))
+        result.files.append(FileStats(file=path.name, bytes=path.stat().st_size))
+    return staged
+
+
+def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile]) -> None:
+    """`malformed`: the CSV lines DuckDB could not split into the header's columns (JSON lines have none
+    here: a line that is not an object is judged with the records). Undecodable bytes are a file problem."""
+    m = contract.mapping
+    if m.format == "jsonl":
+        malformed = ("select NULL::INTEGER as file_id, NULL::BIGINT as record_number, NULL::BIGINT as line_number, "
+                     "NULL::VARCHAR as raw_record, NULL::VARCHAR as reason, NULL::VARCHAR as detail limit 0")
+    else:
+        parts = []
+        for i, f in enumerate(staged):
+            bad = con.execute(f"select count(*) from {f.rejects} where error_type = 'INVALID ENCODING'").fetchone()[0]
+            if bad:
+                line = con.execute(f"select min(line) from {f.rejects} where error_type = 'INVALID ENCODING'").fetchone()[0]
+                raise FileProblem(f.path, f"line {line} (and {bad - 1} more) holds bytes that are not valid "
+                                          f"{m.encoding}", "set mapping.encoding to the export's encoding "
+                                                           "(e.g. latin-1, gbk), or re-export as UTF-8")
+            parts.append(f"select {i} as file_id, NULL::BIGINT as record_number, line as line_number, "
+                         f"any_value(csv_line) as raw_record, 'malformed' as reason, "
+                         f"string_agg(DISTINCT error_message, '; ') as detail from {f.rejects} group by line")
+        malformed = " union all ".join(parts)
+    con.execute(f"CREATE TEMP TABLE malformed AS {malformed}")
+
+
+# ------------------------------------------------------------------ 2. judge every record
+def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, staged: list[_StagedFile]) -> None:
+    """`checked` (every record, typed, with its first failed rule) and `classified` (plus duplicates).
+
+    Three layers, each referring to the previous one by column name, so no expression is evaluated
+    twice: v_<col> cleaned text (null tokens, value codes), t_<col> typed values, then the list of
+    failed rules. The first failed rule is the row's reason (a CASE chain stops at the first match);
+    every failed rule is listed in `detail`, computed only for rows that failed.
+    """
+    m, cols = contract.mapping, contract.columns
+    cleaned = {}
+    for c in cols:
+        expr = clean(q("x_" + c.name), m.null_tokens)
+        codes = m.values.get(c.name)
+        if codes:
+            cases = " ".join(f"when {lit(k)} then {lit(v)}" for k, v in codes.items())
+            expr = f"(case {expr} {cases} else {expr} end)"
+        cleaned[c.name] = expr
+    value = {c.name: q("v_" + c.name) for c in cols}
+    typed_expr = {c.name: typed(c, value[c.name], contract) for c in cols}
+    if m.returns == "status" and contract.returns_negate:
+        for name in contract.returns_negate:
+            typed_expr[name] = (f"(case when {value['status']} = 'returned' then -abs({typed_expr[name]}) "
+                                f"else {typed_expr[name]} end)")
+    typed_ref = {c.name: q("t_" + c.name) for c in cols}
+    failed = [r for c in cols for r in rules(c, value[c.name], typed_ref[c.name], contract, day)]
+    first_reason = "case when not ok then 'malformed' " + " ".join(
+        f"when {cond} then {lit(reason)}" for cond, reason in failed) + " end"
+    all_reasons = "concat_ws('; ', " + ", ".join(f"case when {cond} then {lit(reason)} end"
+                                                 for cond, reason in failed) + ")" if failed else "NULL"
+    parsed = "(" + " union all ".join(f.records_sql for f in staged) + ")"
+    cleaned_cols = ", ".join(f"{cleaned[c.name]} as {q('v_' + c.name)}" for c in cols)
+    typed_cols = ", ".join(f"{typed_expr[c.name]} as {q('t_' + c.name)}" for c in cols)
+    con.execute(f"""
+        CREATE TEMP TABLE checked AS
+        with cleaned as (
+            select file_id, record_number, ok, {cleaned_cols} from {parsed}
+        ),
+        typed as (
+            select *, {typed_cols} from cleaned
+        ),
+        judged as (
+            select *, {first_reason} as reason from typed
+        ),
+        explained as (
+            select file_id, record_number, reason, {", ".join(typed_ref.values())},
+                   case when reason is not null and ok then {all_reasons} end as all_reasons
+            from judged
+        )
+        select * from explained
+    """)
+    # Duplicates: keys that valid rows share (usually few) and the first row holding each.
+    # A hash aggregate and a join against that small table cost far less than a window.
+    key = ", ".join(q("t_" + k) for k in contract.key)
+    con.execute(f"""
+        CREATE TEMP TABLE dups AS
+        select {key}, min(file_id * {FILE_STRIDE} + record_number) as first_ref
+        from checked where reason is null group by {key} having count(*) > 1
+    """)
+    key_join = " and ".join(f"c.{q('t_' + k)} = d.{q('t_' + k)}" for k in contract.key)
+    con.execute(f"""
+        CREATE TEMP VIEW classified AS
+        select c.*,
+               case when c.reason is null and d.first_ref is not null
+                     and c.file_id * {FILE_STRIDE} + c.record_number <> d.first_ref
+                    then d.first_ref % {FILE_STRIDE} end as duplicate_of,
+               c.reason is null and (d.first_ref is null
+                     or c.file_id * {FILE_STRIDE} + c.record_number = d.first_ref) as is_valid
+        from checked c left join dups d on {key_join}
+    """)
+
+
+# ------------------------------------------------------------------ 3. count, then write
+def _count(con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile],
+           result: PartitionResult) -> None:
+    """Fill the per-file and partition counts; one scan gives loaded and quarantined by reason."""
+    groups = con.execute("""
+        select file_id, is_valid, coalesce(reason, 'duplicate') as reason, count(*) from classified
+        group by all
+        union all
+        select file_id, false, reason, count(*) from malformed group by all
+    """).fetchall()
+    reasons: dict[str, int] = {}
+    for fid, valid, reason, n in groups:
+        if valid:
+            result.files[fid].rows_loaded += n
+        else:
+            result.files[fid].rows_quarantined += n
+            reasons[reason] = reasons.get(reason, 0) + n
+    result.reasons = dict(sorted(reasons.items()))
+    # Rows read are counted from the input side, independently of how they were classified.
+    for fid, n in con.execute("select file_id, count(*) from checked group by file_id").fetchall():
+        result.files[fid].rows_read += n
+    if contract.mapping.format == "csv":
+        for fid, f in enumerate(staged):
+            result.files[fid].rows_read += con.execute(f"select count(DISTINCT line) from {f.rejects}").fetchone()[0]
+    for fid, f in enumerate(staged):
+        if result.files[fid].rows_read == 0 and has_data_lines(f.path, contract.mapping.format):
+            raise FileProblem(f.path, "no row could be read although the file has data lines",
+                              "check mapping.delimiter, mapping.quote and the line endings of the export")
+
+
+def _output_queries(contract: Contract, staged: list[_StagedFile], result: PartitionResult) -> tuple[str, str]:
+    """The queries selecting the valid rows (raw lake) and the quarantined rows with their original text."""
+    cols = contract.columns
+    if not staged:
+        out_cols = ", ".join(f"NULL::{c.sql_type} as {q(c.name)}" for c in cols)
+        valid = f"select {out_cols}, NULL::VARCHAR as _source_file, NULL::BIGINT as _record_number limit 0"
+        quarantine = ("select NULL::VARCHAR as source_file, NULL::BIGINT as record_number, "
+                      "NULL::BIGINT as line_number, NULL::VARCHAR as reason, NULL::VARCHAR as \"column\", "
+                      "NULL::VARCHAR as detail, NULL::BIGINT as duplicate_of_record, "
+                      "NULL::VARCHAR as raw_record limit 0")
+        return valid, quarantine
+    originals = " union all ".join(f.originals_sql for f in staged)
+    out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
+    files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
+    valid = (f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
+             f"record_number as _record_number from classified where is_valid")
+    quarantine = f"""
+        select list_extract({files_list}, file_id + 1) as source_file, record_number,
+               line_number, reason, nullif(split_part(reason, ':', 2), '') as "column", detail,
+               duplicate_of_record, raw_record
+        from (
+            select bad.file_id, bad.record_number, NULL::BIGINT as line_number,
+                   coalesce(bad.reason, 'duplicate') as reason,
+                   case when bad.all_reasons like '%;%' then bad.all_reasons end as detail,
+                   bad.duplicate_of as duplicate_of_record,
+                   raw.raw_record
+            from (select file_id, record_number, reason, all_reasons, duplicate_of
+                  from classified where not is_valid) as bad
+            left join ({originals}) as raw
+              on bad.file_id = raw.file_id and bad.record_number = raw.record_number
+            union all
+            select file_id, record_number, line_number, reason, detail, NULL::BIGINT, raw_record
+            from malformed
+        ) order by file_id, coalesce(record_number, 0), line_number
+    """
+    return valid, quarantine
+
+
+def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Path,
+                      memory_limit: str = "1GB", threads: int | None = None,
+                      con: duckdb.DuckDBPyConnection | None = None) -> PartitionResult:
+    """Collect one source for one day into ``lake/raw`` and ``lake/quarantine``.
+
+    Raises :class:`FileProblem` for an unusable file and :class:`MissingSource` when a required
+    source has no file; in both cases the partition's previous contents are left untouched.
+    """
+    m = contract.mapping
+    files = find_files(landing, contract, day)
+    if not files and not contract.optional:
+        expected = landing / contract.source / m.file_glob.replace("{date}", day.isoformat())
+        raise MissingSource(f"no {contract.source} export for {day}: expected a file matching {expected}. "
+                            f"{contract.source} is required; export the day, or check mapping.file_glob")
+    result = PartitionResult(source=contract.source, day=day)
+    workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-"))
+    own = con is None
+    if own:
+        con = connect_collector(memory_limit, threads, workdir / "spill")
+    try:
+        staged = _stage_files(con, contract, files, workdir, result)
+        if staged:
+            _stage_malformed(con, contract, staged)
+            _classify(con, contract, day, staged)
+            # Count before writing, so the numbers describe exactly what is written.
+            _count(con, contract, staged, result)
+        valid_query, quarantine_query = _output_queries(contract, staged, result)
+        result.rows_loaded = sum(f.rows_loaded for f in result.files)
+        result.rows_quarantined = sum(f.rows_quarantined for f in result.files)
+        result.rows_read = sum(f.rows_read for f in result.files)
+        if result.rows_read != result.rows_loaded + result.rows_quarantined:
+            raise RuntimeError(f"{contract.source} {day}: accounting mismatch: read {result.rows_read}, loaded "
+                               f"{result.rows_loaded}, quarantined {result.rows_quarantined}")
+        raw_target = partition_path(lake / "raw", contract.source, day)
+        quarantine_target = partition_path(lake / "quarantine", contract.source, day)
+        atomic_copy(con, quarantine_query, quarantine_target)
+        atomic_copy(con, valid_query, raw_target)
+        result.raw_path, result.quarantine_path = raw_target, quarantine_target
+        return result
+    finally:
+        if own:
+            con.close()
+        else:
+            _drop_temporaries(con)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def collect_partitions(contract: Contract, days: list[dt.date], landing: Path, lake: Path, workers: int = 2,
+                       memory_limit: str = "384MB") -> list[tuple[dt.date, PartitionResult | Exception]]:
+    """Collect several days of one source, ``workers`` at a time, in day order.
+
+    Each day succeeds or fails on its own: the result for a day is its :class:`PartitionResult`
+    or the :class:`FileProblem` / :class:`MissingSource` that stopped it. With more than one
+    worker each DuckDB connection uses one thread, so the machine's cores work on different days.
+    """
+
+    local = threading.local()
+    connections: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+    spill = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-spill-"))
+
+    def one(day: dt.date) -> tuple[dt.date, PartitionResult | Exception]:
+        con = getattr(local, "con", None)
+        if con is None:  # one connection per worker thread, reused for its days
+            con = local.con = connect_collector(memory_limit, 1 if workers > 1 else None, spill)
+            with lock:
+                connections.append(con)
+        try:
+            return day, collect_partition(contract, day, landing, lake, con=con)
+        except (FileProblem, MissingSource) as exc:
+            return day, exc
+
+    try:
+        if workers <= 1 or len(days) <= 1:
+            return [one(d) for d in days]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, days))
+    finally:
+        for con in connections:
+            con.close()
+        shutil.rmtree(spill, ignore_errors=True)

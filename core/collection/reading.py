@@ -1,0 +1,127 @@
+"""The SQL that reads a landing file's records and types and validates every value.
+
+Validation is vectorised in DuckDB: the files are read as text, and every contract rule is one SQL
+expression over the cleaned (`v_<col>`) and typed (`t_<col>`) values of a record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from core.collection.contracts import Column, Contract
+from core.storage.sql import lit, q
+
+def clean(expr: str, tokens: tuple[str, ...]) -> str:
+    """A value with null tokens turned into NULL and surrounding blanks trimmed.
+
+    Comparing and trimming every value is costly, so both happen only on the slow path: values no
+    longer (in bytes) than the longest null token, or that start or end with a space (the only
+    character DuckDB's trim removes). Every other value is passed through as it is.
+    """
+    token_list = ", ".join(lit(t) for t in tokens) or "''"
+    longest = max((len(t.encode()) for t in tokens), default=0)
+    slow = f"(strlen({expr}) <= {longest} or starts_with({expr}, ' ') or ends_with({expr}, ' '))"
+    return (f"case when {slow} then (case when {expr} in ({token_list}) or trim({expr}) in ({token_list}) "
+            f"then null else trim({expr}) end) else {expr} end")
+
+
+def typed(col: Column, v: str, contract: Contract) -> str:
+    m = contract.mapping
+    if col.type == "string":
+        return v
+    if col.type == "integer":
+        return f"try_cast({v} as BIGINT)"
+    if col.type == "decimal":
+        return f"try_cast({v} as {col.sql_type})"
+    if col.type == "boolean":
+        t = ", ".join(lit(x) for x in m.true_values)
+        f = ", ".join(lit(x) for x in m.false_values)
+        return f"(case when lower({v}) in ({t}) then true when lower({v}) in ({f}) then false end)"
+    if col.type == "date":
+        parts = [f"try_strptime({v}, {lit(fmt)})::DATE" for fmt in m.date_formats]
+        return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
+    parts = []
+    for fmt in m.timestamp_formats:
+        if "%z" in fmt or "%Z" in fmt:
+            parts.append(f"timezone('UTC', try_strptime({v}, {lit(fmt)}))")
+        elif m.timezone == "UTC":
+            parts.append(f"try_strptime({v}, {lit(fmt)})")
+        else:
+            parts.append(f"timezone('UTC', timezone({lit(m.timezone)}, try_strptime({v}, {lit(fmt)})))")
+    return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
+
+
+def rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list[tuple[str, str]]:
+    """(condition that fails the row, reason) pairs, in the order they are reported."""
+    rules: list[tuple[str, str]] = []
+    if col.required:
+        rules.append((f"{v} is null", f"missing_required:{col.name}"))
+    if col.type != "string":
+        kind = "invalid_timestamp" if col.type in {"timestamp", "date"} else f"invalid_{col.type}"
+        rules.append((f"{v} is not null and {t} is null", f"{kind}:{col.name}"))
+    if col.allowed is not None:
+        allowed = ", ".join(lit(a) for a in col.allowed)
+        rules.append((f"{t} is not null and {t} not in ({allowed})", f"not_allowed:{col.name}"))
+    if col.min is not None:
+        rules.append((f"{t} < {col.min}", f"out_of_range:{col.name}"))
+    if col.max is not None:
+        rules.append((f"{t} > {col.max}", f"out_of_range:{col.name}"))
+    if col.pattern is not None:
+        rules.append((f"{v} is not null and not regexp_full_match({v}, {lit(col.pattern)})", f"pattern:{col.name}"))
+    if contract.event_time == col.name:
+        lo = dt.datetime.combine(day - dt.timedelta(days=contract.allowed_lateness_days), dt.time())
+        hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
+        rules.append((f"{t} < TIMESTAMP {lit(lo)} or {t} >= TIMESTAMP {lit(hi)}", f"outside_window:{col.name}"))
+    return rules
+
+
+def read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: int) -> tuple[str, str, str, str]:
+    """SQL loading the file into a temp table, SQL selecting its records, SQL selecting each record's
+    original text (joined in for quarantined rows only), and the name of the rejects table.
+
+    The file is loaded in order into ``src_<file_id>``; the table's rowid is then the record's
+    ordinal in the file, so no order-preserving window is needed to number records.
+    """
+    m = contract.mapping
+    rejects, table = f"rejects_{file_id}", f"src_{file_id}"
+    if m.format == "csv":
+        assert header is not None
+        cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
+        load = (f"CREATE TEMP TABLE {table} AS select * from read_csv({lit(path)}, columns={cols}, header=true, "
+                f"auto_detect=false, delim={lit(m.delimiter)}, quote={lit(m.quote)}, escape={lit(m.quote)}, "
+                f"store_rejects=true, rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, "
+                f"max_line_size=1048576)")
+        present = set(header)
+        fields = []
+        for c in contract.columns:
+            name = m.export_name(c.name)
+            fields.append(f"{q(name)} as {q('x_' + c.name)}" if name in present else f"NULL::VARCHAR as {q('x_' + c.name)}")
+        raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
+        select = f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok from {table}"
+        raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, {raw} as raw_record from {table}"
+        return load, select, raw_select, rejects
+    # Blank lines are skipped; only lines that start with a blank character need the trim.
+    load = (f"CREATE TEMP TABLE {table} AS select line from read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, "
+            f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576) "
+            f"where line is not null and not (ascii(line) <= 32 and trim(line) = '')")
+    # A record is a line holding one JSON object. Each line is checked once (json_valid; a line
+    # starting with '{' that is valid JSON is an object, so json_type runs only for the odd rest),
+    # then every contract column is taken in one parse with from_json into a struct of VARCHARs.
+    # Numbers, booleans, arrays and objects arrive as their JSON text; absent keys and JSON null
+    # as NULL; key matching is exact (case-sensitive).
+    struct = "{" + ", ".join(f"{json_key(m.export_name(c.name))}: \"VARCHAR\"" for c in contract.columns) + "}"
+    fields = ", ".join(f"rec[{lit(m.export_name(c.name))}] as {q('x_' + c.name)}" for c in contract.columns)
+    select = (f"select {file_id} as file_id, record_number, {fields}, ok from ("
+              f"select record_number, ok, from_json(case when ok then line else '{{}}' end, {lit(struct)}) as rec from ("
+              f"select line, rowid + 1 as record_number, "
+              f"case when not json_valid(line) then false when ascii(line) = 123 then true "
+              f"else json_type(line) = 'OBJECT' end as ok from {table}))")
+    raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
+    return load, select, raw_select, rejects
+
+
+def json_key(name: str) -> str:
+    """A JSON string literal for a key name."""
+    return json.dumps(name, ensure_ascii=False)

@@ -1,0 +1,128 @@
+"""Platform checks that are not row rules: quarantine rate, schema drift, freshness, volume.
+
+Pure functions from figures to a :class:`CheckOutcome`; no Dagster import. Every failed outcome
+carries a level from the operating plan's alert scheme:
+- red: a blocking data failure: downstream assets must not run on this data;
+- yellow: a warning that needs attention but does not block;
+- blue: a minor deviation for the routine improvement list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.quality.config import AlertingConfig
+
+RANK = {"red": 2, "yellow": 1}
+
+
+@dataclass
+class CheckOutcome:
+    """One platform check: passed, its level if not, a message and numbers for the UI."""
+
+    passed: bool
+    level: str | None
+    message: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def quarantine_rate(rows_read: int, rows_quarantined: int, config: AlertingConfig) -> CheckOutcome:
+    """yellow above the yellow rate; red above the red rate, once the partition has enough rows
+    for a rate to mean something (a 6-row file with one bad row is yellow, not an outage)."""
+    rate = rows_quarantined / rows_read if rows_read else 0.0
+    metrics = {"quarantine_rate": round(rate, 6), "rows_read": rows_read, "rows_quarantined": rows_quarantined}
+    if rate > config.quarantine_rate.red and rows_read >= config.quarantine_rate.min_rows_for_red:
+        return CheckOutcome(False, "red", f"{rate:.1%} of rows quarantined (red above {config.quarantine_rate.red:.0%})",
+                            metrics)
+    if rate > config.quarantine_rate.yellow:
+        return CheckOutcome(False, "yellow",
+                            f"{rate:.1%} of rows quarantined (yellow above {config.quarantine_rate.yellow:.0%})", metrics)
+    return CheckOutcome(True, None, f"{rate:.2%} of rows quarantined", metrics)
+
+
+
+def schema_drift(found: list[str], expected: dict[str, bool], invalid_share: dict[str, float],
+                 config: AlertingConfig) -> CheckOutcome:
+    """Compare an export's columns with the contract's (export name -> required).
+
+    New columns and missing optional columns are yellow; a column whose values mostly fail their
+    type (share of rows above `retyped_share`) has been retyped: red. Missing required columns
+    never get here: collection rejects the file.
+    """
+    new = sorted(set(found) - set(expected))
+    missing = sorted(c for c, required in expected.items() if not required and c not in found)
+    retyped = sorted(c for c, share in invalid_share.items() if share > config.schema_drift.retyped_share)
+    metrics = {"new_columns": new, "missing_optional_columns": missing, "retyped_columns": retyped}
+    if retyped:
+        return CheckOutcome(False, "red", f"retyped column(s) {retyped}: most values no longer parse as the "
+                                          f"contract's type", metrics)
+    if new or missing:
+        parts = ([f"new column(s) {new}"] if new else []) + ([f"missing optional column(s) {missing}"] if missing else [])
+        return CheckOutcome(False, "yellow", "; ".join(parts) + " compared with the contract", metrics)
+    return CheckOutcome(True, None, "columns match the contract", metrics)
+
+
+def freshness(latest_day: dt.date | None, today: dt.date, config: AlertingConfig) -> CheckOutcome:
+    """The latest loaded day is not older than allowed (yesterday counts as fresh with lag 1)."""
+    if latest_day is None:
+        return CheckOutcome(False, "yellow", "no data loaded yet", {"lag_days": None})
+    lag = (today - latest_day).days
+    metrics = {"latest_day": latest_day.isoformat(), "lag_days": lag}
+    if lag > config.freshness.max_lag_days:
+        return CheckOutcome(False, "yellow", f"latest complete day {latest_day} is {lag} days old "
+                                             f"(allowed: {config.freshness.max_lag_days})", metrics)
+    return CheckOutcome(True, None, f"latest complete day {latest_day} ({lag} days ago)", metrics)
+
+
+def volume_anomaly(history: pd.Series, value: float, config: AlertingConfig, what: str) -> CheckOutcome:
+    """Compare a day's value with the trailing days (robust statistics: median and MAD).
+
+    red: the value fell below `drop_ratio_red` x the trailing median (a silent drop of half the
+    orders) while the median is at least `min_median_for_red` (below that a drop is Poisson noise
+    and at most yellow); yellow: its robust z-score |x - median| / (1.4826 MAD) exceeds
+    `robust_z_yellow`, or a drop below the ratio on a small median.
+    With fewer than `min_history_days` days of history the check passes and says so.
+    """
+    hist = history.dropna().astype(float)
+    if len(hist) < config.volume.min_history_days:
+        return CheckOutcome(True, None, f"{what}: only {len(hist)} days of history, not judged",
+                            {"value": value, "history_days": len(hist)})
+    median = float(hist.median())
+    mad = float((hist - median).abs().median())
+    scale = 1.4826 * mad if mad > 0 else max(abs(median) * 0.05, 1e-9)
+    z = (value - median) / scale
+    metrics = {"value": value, "trailing_median": median, "robust_z": round(z, 3), "history_days": len(hist)}
+    if median > 0 and value < config.volume.drop_ratio_red * median:
+        level = "red" if median >= config.volume.min_median_for_red else "yellow"
+        return CheckOutcome(False, level, f"{what} {value:,.0f} is below {config.volume.drop_ratio_red:.0%} of the "
+                                          f"trailing median {median:,.0f}", metrics)
+    if abs(z) > config.volume.robust_z_yellow:
+        return CheckOutcome(False, "yellow", f"{what} {value:,.0f} is {z:+.1f} robust standard deviations from the "
+                                             f"trailing median {median:,.0f}", metrics)
+    return CheckOutcome(True, None, f"{what} {value:,.0f} vs trailing median {median:,.0f} (z {z:+.1f})", metrics)
+
+
+
+def worst(outcomes: list[CheckOutcome]) -> CheckOutcome:
+    """The outcome with the most severe level (the first of equals)."""
+    return max(outcomes, key=lambda o: RANK.get(o.level or "", 0))
+
+
+def worst_day_volume(rows_per_day: pd.Series, days: list[dt.date], config: AlertingConfig,
+                     source: str) -> CheckOutcome:
+    """The day of `days` whose rows deviate most from its trailing days (a range run judges each day).
+
+    `rows_per_day` covers the trailing window before the first day through the last; days before
+    the source existed (no rows) are not history.
+    """
+    outcomes = []
+    for day in days:
+        trailing = rows_per_day[(rows_per_day.index >= day - dt.timedelta(days=config.volume.trailing_days))
+                                & (rows_per_day.index < day)]
+        trailing = trailing[trailing > 0]
+        outcomes.append(volume_anomaly(trailing, float(rows_per_day.get(day, 0)), config, f"{source} rows on {day}"))
+    return worst(outcomes)

@@ -1,0 +1,33 @@
+"""What one definitions load reads: the settings, the contracts, the suites, the alerting configuration.
+
+Read once when the definitions are built and passed to every layer's `defs(platform)`, so no step
+reads a contract, suite or threshold file again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from core.collection.contracts import Contract, load_contracts
+from core.quality import AlertingConfig, Suite, load_alerting_config, load_suites
+from core.settings import Settings
+from orchestration.partitions import daily_partitions
+
+
+@dataclass(frozen=True)
+class Platform:
+    settings: Settings
+    contracts: dict[str, Contract]
+    suites: dict[str, Suite]
+    alerting: AlertingConfig
+    partitions: dg.DailyPartitionsDefinition
+
+    @classmethod
+    def load(cls, settings: Settings) -> Platform:
+        return cls(settings=settings,
+                   contracts=load_contracts(settings.contracts_dir, settings.mappings_dir),
+                   suites=load_suites(settings.suites_dir),
+                   alerting=load_alerting_config(settings.alerting_config),
+                   partitions=daily_partitions(settings))
