@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export PYTHONWARNINGS := ignore
 
-.PHONY: install run test ui bench docs backfill home summary clean retrain serve
+.PHONY: install run test test-fast lint ui bench docs backfill home summary clean retrain serve
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,18 @@ summary: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests that need no Dagster run, dbt build, server or browser (under 2 minutes on 2 cores).
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# ruff (lint and format) on the Python, sqlfluff on the dbt models and tests (dbt templater: it
+# compiles the models with dbt itself, against a scratch DuckDB file).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	@mkdir -p dbt_project/target
+	DMP_DBT_DUCKDB_PATH=$(CURDIR)/dbt_project/target/lint.duckdb $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests
 
 ui: install home
 	$(VENV)/bin/dagster instance concurrency set warehouse 1

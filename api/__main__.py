@@ -36,13 +36,17 @@ def main() -> int:
         print(f"cannot read the API keys: {exc}", file=sys.stderr)
         return 2
     if not keys:
-        print("no API keys configured: set DMP_API_KEYS (e.g. 'key1:kpis,customers;key2:*') or "
-              "DMP_API_KEYS_FILE; only /health and the OpenAPI docs will answer", file=sys.stderr)
+        print(
+            "no API keys configured: set DMP_API_KEYS (e.g. 'key1:kpis,customers;key2:*') or "
+            "DMP_API_KEYS_FILE; only /health and the OpenAPI docs will answer",
+            file=sys.stderr,
+        )
     path = snapshot_path()
     host = os.environ.get("DMP_API_HOST", "127.0.0.1")
     port = int(os.environ.get("DMP_API_PORT", "8000"))
-    logging.getLogger("dmp.api").info("serving %s on http://%s:%d with %d keys (%s)", path, host, port, len(keys),
-                                      ", ".join(mask(k) for k in keys))
+    logging.getLogger("dmp.api").info(
+        "serving %s on http://%s:%d with %d keys (%s)", path, host, port, len(keys), ", ".join(mask(k) for k in keys)
+    )
     uvicorn.run(create_app(path, keys), host=host, port=port, log_level="info")
     return 0
 

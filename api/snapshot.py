@@ -40,7 +40,7 @@ class _Generation:
         except duckdb.CatalogException:  # a file not written by core.service.snapshot
             row = None
         # published_at is stored in UTC without a zone; hand it out as an aware UTC time
-        self.published_at = row[0].replace(tzinfo=dt.timezone.utc) if row and row[0] else None
+        self.published_at = row[0].replace(tzinfo=dt.UTC) if row and row[0] else None
         self.users = 0
         self.retired = False
 
@@ -63,7 +63,8 @@ class SnapshotReader:
         except FileNotFoundError:
             raise SnapshotMissing(
                 f"no serving snapshot at {self.path}: materialise service/serving_snapshot "
-                "(make run) or point the API at a published snapshot") from None
+                "(make run) or point the API at a published snapshot"
+            ) from None
         return st.st_ino, st.st_mtime_ns, st.st_size
 
     def _acquire(self) -> _Generation:

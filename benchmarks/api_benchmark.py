@@ -66,8 +66,12 @@ def request_mix(snapshot: Path, n: int, seed: int) -> list[tuple[str, dict, list
     con = duckdb.connect(str(snapshot), read_only=True)
     first, last = con.execute("select min(kpi_date), max(kpi_date) from marts.kpi_daily").fetchone()
     channels = [c for (c,) in con.execute("select distinct channel from marts.kpi_channel_daily order by 1").fetchall()]
-    customers = [c for (c,) in con.execute("select customer_id from marts.user_profile using sample 2000 rows "
-                                           "(reservoir, 1)").fetchall()]
+    customers = [
+        c
+        for (c,) in con.execute(
+            "select customer_id from marts.user_profile using sample 2000 rows (reservoir, 1)"
+        ).fetchall()
+    ]
     con.close()
     rng = random.Random(seed)
     span = (last - first).days
@@ -77,41 +81,73 @@ def request_mix(snapshot: Path, n: int, seed: int) -> list[tuple[str, dict, list
         return start.isoformat(), min(start + dt.timedelta(days=days - 1), last).isoformat()
 
     def paged(relation: str, where: str, params: list, order: str, limit: int) -> list[tuple[str, list]]:
-        return [(f"select count(*) from {relation}{where}", params),
-                (f"select * from {relation}{where} order by {order} limit ? offset ?", [*params, limit, 0])]
+        return [
+            (f"select count(*) from {relation}{where}", params),
+            (f"select * from {relation}{where} order by {order} limit ? offset ?", [*params, limit, 0]),
+        ]
 
     def one() -> tuple[str, dict, list[tuple[str, list]]]:
-        kind = rng.choice(["daily", "daily", "monthly", "channels", "retention", "sizes", "moves",
-                           "customer", "customer", "alerts"])
+        kind = rng.choice(
+            ["daily", "daily", "monthly", "channels", "retention", "sizes", "moves", "customer", "customer", "alerts"]
+        )
         if kind == "daily":
             s, e = window(31)
-            return "/v1/kpis/daily", {"start": s, "end": e}, paged(
-                "marts.kpi_daily", " where kpi_date >= ? and kpi_date <= ?", [s, e], "kpi_date", 100)
+            return (
+                "/v1/kpis/daily",
+                {"start": s, "end": e},
+                paged("marts.kpi_daily", " where kpi_date >= ? and kpi_date <= ?", [s, e], "kpi_date", 100),
+            )
         if kind == "monthly":
             return "/v1/kpis/monthly", {"limit": 200}, paged("marts.kpi_monthly", "", [], "kpi_month, kpi", 200)
         if kind == "channels":
             s, e = window(31)
             c = rng.choice(channels)
-            return "/v1/kpis/channels", {"start": s, "end": e, "channel": c}, paged(
-                "marts.kpi_channel_daily", " where kpi_date >= ? and kpi_date <= ? and channel = ?", [s, e, c],
-                "kpi_date, channel", 100)
+            return (
+                "/v1/kpis/channels",
+                {"start": s, "end": e, "channel": c},
+                paged(
+                    "marts.kpi_channel_daily",
+                    " where kpi_date >= ? and kpi_date <= ? and channel = ?",
+                    [s, e, c],
+                    "kpi_date, channel",
+                    100,
+                ),
+            )
         if kind == "retention":
-            return "/v1/kpis/retention", {"grain": "month", "limit": 500}, paged(
-                "marts.kpi_retention_cohorts", " where cohort_grain = ?", ["month"],
-                "cohort_grain, cohort_start, periods_since", 500)
+            return (
+                "/v1/kpis/retention",
+                {"grain": "month", "limit": 500},
+                paged(
+                    "marts.kpi_retention_cohorts",
+                    " where cohort_grain = ?",
+                    ["month"],
+                    "cohort_grain, cohort_start, periods_since",
+                    500,
+                ),
+            )
         if kind == "sizes":
             s, e = window(7)
-            relation = ("(select segment_date, lifecycle_stage, count(*) as customers from marts.segment_daily "
-                        "where segment_date >= ? and segment_date <= ? group by all) as sizes")
-            return "/v1/segments/sizes", {"start": s, "end": e}, paged(
-                relation, "", [s, e], "segment_date, lifecycle_stage", 100)
+            relation = (
+                "(select segment_date, lifecycle_stage, count(*) as customers from marts.segment_daily "
+                "where segment_date >= ? and segment_date <= ? group by all) as sizes"
+            )
+            return (
+                "/v1/segments/sizes",
+                {"start": s, "end": e},
+                paged(relation, "", [s, e], "segment_date, lifecycle_stage", 100),
+            )
         if kind == "moves":
             s, e = window(31)
-            relation = ("(select segment_date, previous_stage as from_stage, lifecycle_stage as to_stage, "
-                        "count(*) as customers from marts.segment_daily where changed and segment_date >= ? "
-                        "and segment_date <= ? group by all) as moves")
-            return "/v1/segments/moves", {"start": s, "end": e}, paged(
-                relation, "", [s, e], "segment_date, from_stage, to_stage", 100)
+            relation = (
+                "(select segment_date, previous_stage as from_stage, lifecycle_stage as to_stage, "
+                "count(*) as customers from marts.segment_daily where changed and segment_date >= ? "
+                "and segment_date <= ? group by all) as moves"
+            )
+            return (
+                "/v1/segments/moves",
+                {"start": s, "end": e},
+                paged(relation, "", [s, e], "segment_date, from_stage, to_stage", 100),
+            )
         if kind == "customer":
             c = rng.choice(customers)
             return f"/v1/customers/{c}", {}, [("select * from marts.user_profile where customer_id = ?", [c])]
@@ -123,8 +159,13 @@ def request_mix(snapshot: Path, n: int, seed: int) -> list[tuple[str, dict, list
 def percentiles(latencies: list[float]) -> dict:
     ordered = sorted(latencies)
     q = statistics.quantiles(ordered, n=100, method="inclusive")
-    return {"p50_ms": round(q[49] * 1000, 2), "p90_ms": round(q[89] * 1000, 2), "p99_ms": round(q[98] * 1000, 2),
-            "max_ms": round(ordered[-1] * 1000, 2), "mean_ms": round(statistics.fmean(ordered) * 1000, 2)}
+    return {
+        "p50_ms": round(q[49] * 1000, 2),
+        "p90_ms": round(q[89] * 1000, 2),
+        "p99_ms": round(q[98] * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 2),
+    }
 
 
 def endpoint(item: tuple) -> str:
@@ -136,9 +177,15 @@ def summarise(timed: list[tuple[str, float]], failures: list, wall: float) -> di
     for name in sorted({n for n, _ in timed}):
         p = percentiles([t for n, t in timed if n == name])
         by_endpoint[name] = {"p50_ms": p["p50_ms"], "p99_ms": p["p99_ms"]}
-    return {**percentiles([t for _, t in timed]), "requests": len(timed), "failed": len(failures),
-            "failures": failures[:5], "throughput_rps": round(len(timed) / wall, 1), "wall_seconds": round(wall, 2),
-            "by_endpoint": by_endpoint}
+    return {
+        **percentiles([t for _, t in timed]),
+        "requests": len(timed),
+        "failed": len(failures),
+        "failures": failures[:5],
+        "throughput_rps": round(len(timed) / wall, 1),
+        "wall_seconds": round(wall, 2),
+        "by_endpoint": by_endpoint,
+    }
 
 
 def run_concurrently(work: list, worker_factory) -> tuple[list[tuple[str, float]], list, float]:
@@ -205,10 +252,16 @@ def start_server(snapshot: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DMP_API_SNAPSHOT": str(snapshot), "DMP_API_KEYS": f"{KEY}:*",
-           "DMP_API_HOST": "127.0.0.1", "DMP_API_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DMP_API_SNAPSHOT": str(snapshot),
+        "DMP_API_KEYS": f"{KEY}:*",
+        "DMP_API_HOST": "127.0.0.1",
+        "DMP_API_PORT": str(port),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     import httpx
 
     url = f"http://127.0.0.1:{port}"
@@ -243,26 +296,28 @@ def report(result: dict) -> None:
     api, direct = result["api"], result["direct"]
     rows = "\n".join(
         f"| {name} | {r['requests']:,} | {r['failed']} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | {r['p99_ms']:.1f} "
-        f"| {r['throughput_rps']:,.0f} |" for name, r in (("API over HTTP (uvicorn, 1 process)", api),
-                                                         ("the same queries directly in DuckDB", direct)))
+        f"| {r['throughput_rps']:,.0f} |"
+        for name, r in (("API over HTTP (uvicorn, 1 process)", api), ("the same queries directly in DuckDB", direct))
+    )
     endpoints = "\n".join(
         f"| `{name}` | {api['by_endpoint'][name]['p50_ms']:.1f} | {api['by_endpoint'][name]['p99_ms']:.1f} "
         f"| {direct['by_endpoint'][name]['p50_ms']:.1f} | {direct['by_endpoint'][name]['p99_ms']:.1f} |"
-        for name in api["by_endpoint"])
+        for name in api["by_endpoint"]
+    )
     section = f"""## Data API
 
-Command: `{result['command']}` — run on {result['run_at']} ({result['machine']}).
+Command: `{result["command"]}` — run on {result["run_at"]} ({result["machine"]}).
 
-Data: {result['days']} simulated days at scale {result['scale']}: snapshot of {result['snapshot_mb']:.0f} MB,
-{result['rows']['marts.segment_daily']:,} rows in `segment_daily`, {result['rows']['marts.user_profile']:,}
-customers; publishing it took {result['publish_seconds']:.1f} s. {CLIENTS} concurrent clients, a mix of
+Data: {result["days"]} simulated days at scale {result["scale"]}: snapshot of {result["snapshot_mb"]:.0f} MB,
+{result["rows"]["marts.segment_daily"]:,} rows in `segment_daily`, {result["rows"]["marts.user_profile"]:,}
+customers; publishing it took {result["publish_seconds"]:.1f} s. {CLIENTS} concurrent clients, a mix of
 daily/monthly/channel KPIs, cohorts, segment sizes and moves, customer profiles and alerts.
 
 | path | requests | failed | p50 ms | p90 ms | p99 ms | requests/s |
 |---|---|---|---|---|---|---|
 {rows}
 
-API p99 / direct p99 = **{result['p99_ratio']:.2f}×** (target ≤ 3×); failed requests: **{api['failed']}**
+API p99 / direct p99 = **{result["p99_ratio"]:.2f}×** (target ≤ 3×); failed requests: **{api["failed"]}**
 (target 0). The direct figures are the endpoint's own statements (count and page) on a read-only
 connection, without HTTP, JSON or authentication, from {CLIENTS} threads at once; the load
 generator runs on the same machine as the server.
@@ -274,8 +329,8 @@ generator runs on the same machine as the server.
 The snapshot stores each table in the order of its date column, so a date-range query reads only
 the blocks of those days (the segment endpoints aggregate `segment_daily`, day × customer). The
 API's own cost per request (HTTP, key check, validation, JSON, with the load generator on the
-same {result['machine']}) shows in the p50; under {CLIENTS} concurrent clients both paths queue,
-which sets the tail. Load average on the machine at the start: {result['load_average']}.
+same {result["machine"]}) shows in the p50; under {CLIENTS} concurrent clients both paths queue,
+which sets the tail. Load average on the machine at the start: {result["load_average"]}.
 """
     write_results("api", result, section)
 
@@ -309,13 +364,17 @@ def main() -> int:
     con.close()
     result = {
         "command": " ".join(["python benchmarks/api_benchmark.py", *sys.argv[1:]]),
-        "run_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores",
         "load_average": load_average,
-        "days": args.days, "scale": args.scale, "clients": CLIENTS,
-        "snapshot_mb": round(snapshot.stat().st_size / 2**20, 1), "rows": rows,
+        "days": args.days,
+        "scale": args.scale,
+        "clients": CLIENTS,
+        "snapshot_mb": round(snapshot.stat().st_size / 2**20, 1),
+        "rows": rows,
         "publish_seconds": round(publish_seconds, 2),
-        "api": api, "direct": direct,
+        "api": api,
+        "direct": direct,
         "p99_ratio": round(api["p99_ms"] / direct["p99_ms"], 2),
     }
     report(result)

@@ -54,8 +54,13 @@ def simulate(days: int, scale: float, seed: int) -> Path:
         return data
     shutil.rmtree(data, ignore_errors=True)
     t0 = time.time()
-    run(SimulationConfig(start=START, end=START + dt.timedelta(days=days - 1), seed=seed, scale=scale,
-                         defects=DefectRates()), data / "landing", data / "ground_truth")
+    run(
+        SimulationConfig(
+            start=START, end=START + dt.timedelta(days=days - 1), seed=seed, scale=scale, defects=DefectRates()
+        ),
+        data / "landing",
+        data / "ground_truth",
+    )
     print(f"simulated {days} days at scale {scale} in {time.time() - t0:.0f}s", flush=True)
     return data
 
@@ -81,8 +86,11 @@ def bare_duckdb(landing: Path, out: Path) -> float:
     t0 = time.perf_counter()
     for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
         for f in sorted(folder.iterdir()):
-            reader = (f"read_csv('{f}', ignore_errors=true)" if f.suffix == ".csv"
-                      else f"read_json('{f}', format='newline_delimited', ignore_errors=true)")
+            reader = (
+                f"read_csv('{f}', ignore_errors=true)"
+                if f.suffix == ".csv"
+                else f"read_json('{f}', format='newline_delimited', ignore_errors=true)"
+            )
             target = out / folder.name / f"{f.stem}.parquet"
             target.parent.mkdir(exist_ok=True)
             con.execute(f"COPY (select * from {reader}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
@@ -91,8 +99,8 @@ def bare_duckdb(landing: Path, out: Path) -> float:
 
 def platform_pass(landing: Path, work: Path, n_days: int, skip: int = 0) -> dict:
     """Collection + storage over n_days after the first `skip`; runs in a child process (for its peak RSS)."""
-    from core.collection.contracts import load_contracts
     from core.collection import collect_partitions
+    from core.collection.contracts import load_contracts
     from core.storage.warehouse import load_days
 
     shutil.rmtree(work, ignore_errors=True)
@@ -112,15 +120,26 @@ def platform_pass(landing: Path, work: Path, n_days: int, skip: int = 0) -> dict
     for contract in contracts.values():
         load_days(work / "warehouse.duckdb", work / "lake", contract, days)
     total = time.perf_counter() - t0
-    return {"days": n_days, "first_day": str(days[0]), "rows_read": read, "rows_loaded": loaded, "rows_quarantined": quarantined,
-            "collect_seconds": round(t_collect, 2), "storage_seconds": round(total - t_collect, 2),
-            "total_seconds": round(total, 2),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    return {
+        "days": n_days,
+        "first_day": str(days[0]),
+        "rows_read": read,
+        "rows_loaded": loaded,
+        "rows_quarantined": quarantined,
+        "collect_seconds": round(t_collect, 2),
+        "storage_seconds": round(total - t_collect, 2),
+        "total_seconds": round(total, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def child(landing: Path, work: Path, n_days: int, skip: int = 0) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(landing), str(work), str(n_days), str(skip)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(landing), str(work), str(n_days), str(skip)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -131,27 +150,28 @@ def runs(values: list[float]) -> str:
 def report(result: dict) -> None:
     full, half = result["platform_all_days"], result["platform_half_days"]
     ratios = "the ratio was " + ", ".join(
-        f"{b / p:.2f}" for b, p in zip(result["bare_duckdb_runs_seconds"], result["platform_runs_seconds"]))
+        f"{b / p:.2f}" for b, p in zip(result["bare_duckdb_runs_seconds"], result["platform_runs_seconds"])
+    )
     section = f"""## Ingest (collection + storage)
 
-Command: `{result['command']}` — run on {result['run_at']} ({result['machine']}).
+Command: `{result["command"]}` — run on {result["run_at"]} ({result["machine"]}).
 
-Data: {result['days']} simulated days at scale {result['scale']}, defects on; {result['landing_rows']['events']:,} event rows,
-{sum(result['landing_rows'].values()):,} rows in all, {result['landing_mb']:.0f} MB of landing files.
+Data: {result["days"]} simulated days at scale {result["scale"]}, defects on; {result["landing_rows"]["events"]:,} event rows,
+{sum(result["landing_rows"].values()):,} rows in all, {result["landing_mb"]:.0f} MB of landing files.
 
 | pass | best seconds | all runs (s) | rows/s (best) | peak RSS |
 |---|---|---|---|---|
-| bare DuckDB: read every file (sniffed, errors ignored), write Parquet | {result['bare_duckdb_seconds']:.1f} | {runs(result['bare_duckdb_runs_seconds'])} | {result['bare_rows_per_s']:,.0f} | — |
-| platform: validate, quarantine, dedupe, atomic Parquet, load warehouse ({full['days']} days) | {full['total_seconds']:.1f} | {runs(result['platform_runs_seconds'])} | {result['platform_rows_per_s']:,.0f} | {full['peak_rss_mb']:.0f} MB |
-| of which collection / warehouse load | {full['collect_seconds']:.1f} / {full['storage_seconds']:.1f} | | | |
-| platform, last {half['days']} days only (from {half['first_day']}) | {half['total_seconds']:.1f} | | — | {half['peak_rss_mb']:.0f} MB |
+| bare DuckDB: read every file (sniffed, errors ignored), write Parquet | {result["bare_duckdb_seconds"]:.1f} | {runs(result["bare_duckdb_runs_seconds"])} | {result["bare_rows_per_s"]:,.0f} | — |
+| platform: validate, quarantine, dedupe, atomic Parquet, load warehouse ({full["days"]} days) | {full["total_seconds"]:.1f} | {runs(result["platform_runs_seconds"])} | {result["platform_rows_per_s"]:,.0f} | {full["peak_rss_mb"]:.0f} MB |
+| of which collection / warehouse load | {full["collect_seconds"]:.1f} / {full["storage_seconds"]:.1f} | | | |
+| platform, last {half["days"]} days only (from {half["first_day"]}) | {half["total_seconds"]:.1f} | | — | {half["peak_rss_mb"]:.0f} MB |
 
-The passes alternate, {result['repeat']} runs each; the best run of each is compared. Platform
-throughput is **{result['throughput_ratio']:.2f}×** bare DuckDB's (target ≥ 0.5×); run by run,
+The passes alternate, {result["repeat"]} runs each; the best run of each is compared. Platform
+throughput is **{result["throughput_ratio"]:.2f}×** bare DuckDB's (target ≥ 0.5×); run by run,
 {ratios}.
-Peak memory **{full['peak_rss_mb']:.0f} MB** over {full['days']} days vs {half['peak_rss_mb']:.0f} MB over the last {half['days']} days
-(target < 1024 MB, not growing with the number of days). Rows read {full['rows_read']:,} =
-loaded {full['rows_loaded']:,} + quarantined {full['rows_quarantined']:,}.
+Peak memory **{full["peak_rss_mb"]:.0f} MB** over {full["days"]} days vs {half["peak_rss_mb"]:.0f} MB over the last {half["days"]} days
+(target < 1024 MB, not growing with the number of days). Rows read {full["rows_read"]:,} =
+loaded {full["rows_loaded"]:,} + quarantined {full["rows_quarantined"]:,}.
 
 """
     write_results("ingest", result, section)
@@ -173,8 +193,10 @@ def main() -> int:
     landing = data / "landing"
     rows = count_rows(landing)
     if rows.get("events", 0) < args.min_events:
-        print(f"warning: only {rows.get('events', 0):,} event rows (< {args.min_events:,}); raise --scale",
-              file=sys.stderr)
+        print(
+            f"warning: only {rows.get('events', 0):,} event rows (< {args.min_events:,}); raise --scale",
+            file=sys.stderr,
+        )
     total_rows = sum(rows.values())
     mb = sum(f.stat().st_size for f in landing.rglob("*") if f.is_file()) / 1e6
     print(f"landing: {total_rows:,} rows ({rows['events']:,} events), {mb:.0f} MB", flush=True)
@@ -192,14 +214,22 @@ def main() -> int:
     full["peak_rss_mb"] = max(r["peak_rss_mb"] for r in full_runs)
 
     result = {
-        "command": "make bench" if os.environ.get("MAKELEVEL") else " ".join(["python benchmarks/ingest_benchmark.py", *sys.argv[1:]]),
-        "run_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "make bench"
+        if os.environ.get("MAKELEVEL")
+        else " ".join(["python benchmarks/ingest_benchmark.py", *sys.argv[1:]]),
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores",
-        "days": args.days, "scale": args.scale, "landing_rows": rows, "landing_mb": round(mb, 1),
-        "repeat": args.repeat, "bare_duckdb_runs_seconds": bare_runs,
+        "days": args.days,
+        "scale": args.scale,
+        "landing_rows": rows,
+        "landing_mb": round(mb, 1),
+        "repeat": args.repeat,
+        "bare_duckdb_runs_seconds": bare_runs,
         "platform_runs_seconds": [r["total_seconds"] for r in full_runs],
-        "bare_duckdb_seconds": round(bare, 2), "bare_rows_per_s": round(total_rows / bare),
-        "platform_all_days": full, "platform_half_days": half,
+        "bare_duckdb_seconds": round(bare, 2),
+        "bare_rows_per_s": round(total_rows / bare),
+        "platform_all_days": full,
+        "platform_half_days": half,
         "platform_rows_per_s": round(full["rows_read"] / full["total_seconds"]),
     }
     result["throughput_ratio"] = round(result["platform_rows_per_s"] / result["bare_rows_per_s"], 3)

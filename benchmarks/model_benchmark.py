@@ -49,7 +49,7 @@ def _step(name: str, warehouse: str, queue) -> None:
             first, last = order_history_span(con)
             plan = plan_cutoffs(first, last, 60, 4, 14, 28)
             frame = build_features(con, plan.all(), 60)
-        roles = {c: "training" for c in plan.training} | {plan.evaluation: "evaluation", plan.scoring: "scoring"}
+        roles = dict.fromkeys(plan.training, "training") | {plan.evaluation: "evaluation", plan.scoring: "scoring"}
         frame["role"] = frame["cutoff"].map(roles)
         frame.to_parquet(features_file)
         info = {"rows": len(frame), "by_role": frame["role"].value_counts().to_dict()}
@@ -60,8 +60,11 @@ def _step(name: str, warehouse: str, queue) -> None:
         rule = rt.RecencyFrequencyRule().fit(train)
         if name == "retention_training":
             result, _, _ = rt.evaluate(model, rule, frame[frame["role"] == "evaluation"])
-            info = {"training_rows": len(train), "roc_auc": round(result.model["roc_auc"], 4),
-                    "baseline_roc_auc": round(result.baseline["roc_auc"], 4)}
+            info = {
+                "training_rows": len(train),
+                "roc_auc": round(result.model["roc_auc"], 4),
+                "baseline_roc_auc": round(result.baseline["roc_auc"], 4),
+            }
         else:
             t0 = time.perf_counter()  # scoring only: the model is fitted above
             scoring = frame[frame["role"] == "scoring"]
@@ -78,40 +81,52 @@ def _step(name: str, warehouse: str, queue) -> None:
             panel = read_panel(con)
         result, model = dm.backtest(panel, dm.DemandParams())
         if name == "demand_backtest":
-            info = {"window_mase": round(result.metrics["window_mase"], 4), "wape": round(result.metrics["wape"], 4),
-                    "coverage_80": round(result.metrics["coverage_80"], 4)}
+            info = {
+                "window_mase": round(result.metrics["window_mase"], 4),
+                "wape": round(result.metrics["wape"], 4),
+                "coverage_80": round(result.metrics["coverage_80"], 4),
+            }
         else:
             t0 = time.perf_counter()
             info = {"rows": len(dm.forecast(model, panel, 28))}
     seconds = time.perf_counter() - t0
     # VmHWM: this process's own peak (ru_maxrss would carry the parent's peak across fork + exec).
-    hwm_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
-                  if line.startswith("VmHWM:"))
+    hwm_kb = next(
+        int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:")
+    )
     peak_mb = hwm_kb / 1024
     queue.put({"step": name, "seconds": round(seconds, 2), "peak_rss_mb": round(peak_mb), **info})
 
 
-STEPS = ["retention_features", "retention_training", "retention_scoring", "demand_panel", "demand_backtest",
-         "demand_forecast"]
+STEPS = [
+    "retention_features",
+    "retention_training",
+    "retention_scoring",
+    "demand_panel",
+    "demand_backtest",
+    "demand_forecast",
+]
 
 
 def report(result: dict) -> None:
-    rows = "\n".join(f"| {s['step']} | {s['seconds']:.1f} | {s['peak_rss_mb']:,} | "
-                     f"{', '.join(f'{k} {v}' for k, v in s.items() if k not in {'step', 'seconds', 'peak_rss_mb'})} |"
-                     for s in result["steps"])
+    rows = "\n".join(
+        f"| {s['step']} | {s['seconds']:.1f} | {s['peak_rss_mb']:,} | "
+        f"{', '.join(f'{k} {v}' for k, v in s.items() if k not in {'step', 'seconds', 'peak_rss_mb'})} |"
+        for s in result["steps"]
+    )
     section = f"""## Models (retention and demand)
 
-Command: `{result['command']}` — run on {result['run_at']} ({result['machine']}).
+Command: `{result["command"]}` — run on {result["run_at"]} ({result["machine"]}).
 
-Data: {result['days']} simulated days at scale {result['scale']}: {result['customers']:,} customers
-({result['buyers']:,} with an order), {result['orders']:,} orders, {result['products']} products. Each step runs
+Data: {result["days"]} simulated days at scale {result["scale"]}: {result["customers"]:,} customers
+({result["buyers"]:,} with an order), {result["orders"]:,} orders, {result["products"]} products. Each step runs
 in a fresh process; peak RSS is the process's own high-water mark (VmHWM).
 
 | step | seconds | peak RSS (MB) | notes |
 |---|---|---|---|
 {rows}
 
-Peak memory of any step: **{result['max_peak_rss_mb']:,} MB** (target < 4,096 MB).
+Peak memory of any step: **{result["max_peak_rss_mb"]:,} MB** (target < 4,096 MB).
 """
     write_results("models", result, section)
 
@@ -150,13 +165,19 @@ def main() -> int:
         buyers = con.execute("select count(*) from intermediate.int_customer_lifecycle").fetchall()[0][0]
         orders = con.execute("select count(distinct order_id) from intermediate.int_order_lines").fetchall()[0][0]
     result = {
-        "command": "make bench" if os.environ.get("MAKELEVEL") else "python benchmarks/model_benchmark.py "
-                   + " ".join(sys.argv[1:]),
-        "run_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "make bench"
+        if os.environ.get("MAKELEVEL")
+        else "python benchmarks/model_benchmark.py " + " ".join(sys.argv[1:]),
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores",
-        "days": args.days, "scale": args.scale, "customers": customers, "buyers": buyers, "orders": orders,
+        "days": args.days,
+        "scale": args.scale,
+        "customers": customers,
+        "buyers": buyers,
+        "orders": orders,
         "products": next(s["products"] for s in steps if s["step"] == "demand_panel"),
-        "steps": steps, "max_peak_rss_mb": max(s["peak_rss_mb"] for s in steps),
+        "steps": steps,
+        "max_peak_rss_mb": max(s["peak_rss_mb"] for s in steps),
     }
     report(result)
     return 0

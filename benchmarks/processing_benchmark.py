@@ -34,8 +34,8 @@ START = dt.date(2026, 1, 1)
 
 
 def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
-    from core.collection.contracts import load_contracts
     from core.collection import collect_partitions
+    from core.collection.contracts import load_contracts
     from core.storage.warehouse import load_days
 
     warehouse = work / "warehouse.duckdb"
@@ -59,9 +59,22 @@ def dbt(args: list[str], warehouse: Path) -> tuple[float, float]:
     exe = str(Path(sys.executable).with_name("dbt"))
     target = warehouse.parent / "dbt_target"
     t0 = time.perf_counter()
-    proc = subprocess.run([exe, *args, "--project-dir", str(ROOT / "dbt_project"), "--profiles-dir",
-                           str(ROOT / "dbt_project"), "--target-path", str(target), "--quiet"],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            exe,
+            *args,
+            "--project-dir",
+            str(ROOT / "dbt_project"),
+            "--profiles-dir",
+            str(ROOT / "dbt_project"),
+            "--target-path",
+            str(target),
+            "--quiet",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"dbt {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -85,20 +98,20 @@ def pandas_reference(landing: Path) -> tuple[float, int]:
 def report(result: dict) -> None:
     section = f"""## Processing (dbt marts)
 
-Command: `{result['command']}` — run on {result['run_at']} ({result['machine']}).
+Command: `{result["command"]}` — run on {result["run_at"]} ({result["machine"]}).
 
-Data: {result['days']} simulated days at scale {result['scale']}: {result['orders']:,} orders,
-{result['rows']['orders']:,} order lines, {result['rows']['events']:,} events in the warehouse.
+Data: {result["days"]} simulated days at scale {result["scale"]}: {result["orders"]:,} orders,
+{result["rows"]["orders"]:,} order lines, {result["rows"]["events"]:,} events in the warehouse.
 
 | run | wall seconds (with dbt start-up) | seconds in models (dbt's run_results) |
 |---|---|---|
-| `dbt run --full-refresh` (every model from all history) | {result['full_refresh_seconds']:.1f} | {result['full_refresh_model_seconds']:.1f} |
-| `dbt run` for the last day (incremental window + look-back; full-table marts rebuilt) | {result['daily_seconds']:.1f} | {result['daily_model_seconds']:.1f} |
-| pandas reference computation of the headline KPIs (tests/reference_kpis.py) | {result['pandas_seconds']:.1f} | |
+| `dbt run --full-refresh` (every model from all history) | {result["full_refresh_seconds"]:.1f} | {result["full_refresh_model_seconds"]:.1f} |
+| `dbt run` for the last day (incremental window + look-back; full-table marts rebuilt) | {result["daily_seconds"]:.1f} | {result["daily_model_seconds"]:.1f} |
+| pandas reference computation of the headline KPIs (tests/reference_kpis.py) | {result["pandas_seconds"]:.1f} | |
 
-Daily run / full refresh = **{result['daily_over_full']:.3f}** wall, **{result['daily_over_full_models']:.3f}**
+Daily run / full refresh = **{result["daily_over_full"]:.3f}** wall, **{result["daily_over_full_models"]:.3f}**
 in models (target ≤ 0.1; dbt's start-up, about 5 s, is the same for both).
-pandas / dbt full build = **{result['pandas_over_full']:.1f}×** (target ≥ 5×).
+pandas / dbt full build = **{result["pandas_over_full"]:.1f}×** (target ≥ 5×).
 """
     write_results("processing", result, section)
 
@@ -132,16 +145,23 @@ def main() -> int:
     rows = {t: con.execute(f"select count(*) from raw.{t}").fetchone()[0] for t in ("orders", "events")}
     con.close()
     result = {
-        "command": "make bench" if os.environ.get("MAKELEVEL") else "python benchmarks/processing_benchmark.py "
-                   + " ".join(sys.argv[1:]),
-        "run_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "make bench"
+        if os.environ.get("MAKELEVEL")
+        else "python benchmarks/processing_benchmark.py " + " ".join(sys.argv[1:]),
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{os.cpu_count()} cores",
-        "days": args.days, "scale": args.scale, "orders": orders, "rows": rows,
-        "full_refresh_seconds": round(full, 2), "daily_seconds": round(daily, 2),
-        "full_refresh_model_seconds": round(full_models, 2), "daily_model_seconds": round(daily_models, 2),
+        "days": args.days,
+        "scale": args.scale,
+        "orders": orders,
+        "rows": rows,
+        "full_refresh_seconds": round(full, 2),
+        "daily_seconds": round(daily, 2),
+        "full_refresh_model_seconds": round(full_models, 2),
+        "daily_model_seconds": round(daily_models, 2),
         "daily_over_full_models": round(daily_models / full_models, 4),
         "pandas_seconds": round(pandas_seconds, 2),
-        "daily_over_full": round(daily / full, 4), "pandas_over_full": round(pandas_seconds / full, 2),
+        "daily_over_full": round(daily / full, 4),
+        "pandas_over_full": round(pandas_seconds / full, 2),
     }
     report(result)
     print(json.dumps({k: result[k] for k in ("daily_over_full", "pandas_over_full")}))

@@ -32,10 +32,17 @@ def main() -> int:
     import duckdb
     import pandas as pd
 
-    from core.collection.contracts import load_contracts
     from core.collection import collect_partition, find_files
-    from core.quality import export_columns, load_alerting_config, load_suites, quarantine_rate, schema_drift, \
-        volume_anomaly, validate
+    from core.collection.contracts import load_contracts
+    from core.quality import (
+        export_columns,
+        load_alerting_config,
+        load_suites,
+        quarantine_rate,
+        schema_drift,
+        validate,
+        volume_anomaly,
+    )
     from core.storage.warehouse import load_days
 
     data = simulate(30, 470, 7)
@@ -44,8 +51,9 @@ def main() -> int:
     landing = work / "landing"
     (landing / "events").mkdir(parents=True)
     shutil.copy(data / "landing" / "events" / f"{DAY}.jsonl", landing / "events" / f"{DAY}.jsonl")
-    shutil.copy(data / "landing" / "events" / f"{DAY - dt.timedelta(days=1)}.jsonl",
-                landing / "events" / f"{DAY}-part2.jsonl")
+    shutil.copy(
+        data / "landing" / "events" / f"{DAY - dt.timedelta(days=1)}.jsonl", landing / "events" / f"{DAY}-part2.jsonl"
+    )
     contract = load_contracts(ROOT / "expectations" / "contracts")["events"]
     config = load_alerting_config(ROOT / "expectations" / "alerting.yaml")
     suite = load_suites(ROOT / "expectations" / "suites")["raw/events"]
@@ -54,6 +62,7 @@ def main() -> int:
     # once, not once per partition); it is measured on its own, not as part of the checks.
     t0 = time.perf_counter()
     import great_expectations  # noqa: F401
+
     gx_import = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -69,10 +78,18 @@ def main() -> int:
         found += [c for c in export_columns(path, m.format, m.delimiter, m.encoding) if c not in found]
     schema_drift(found, {m.export_name(c.name): c.required for c in contract.columns}, {}, config)
     con = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
-    frame = con.execute(f"select * from raw.events where dt = DATE '{DAY}' "
-                        f"using sample reservoir({suite.sample_rows} rows) repeatable (7)").df()
-    outcome = validate(suite, frame, params={"earliest_allowed": pd.Timestamp(DAY - dt.timedelta(days=3)),
-                                             "window_end": pd.Timestamp(DAY + dt.timedelta(days=1))})
+    frame = con.execute(
+        f"select * from raw.events where dt = DATE '{DAY}' "
+        f"using sample reservoir({suite.sample_rows} rows) repeatable (7)"
+    ).df()
+    outcome = validate(
+        suite,
+        frame,
+        params={
+            "earliest_allowed": pd.Timestamp(DAY - dt.timedelta(days=3)),
+            "window_end": pd.Timestamp(DAY + dt.timedelta(days=1)),
+        },
+    )
     counts = con.execute("select dt, count(*) from raw.events group by dt").fetchall()
     volume_anomaly(pd.Series([n for _, n in counts], dtype=float), float(result.rows_loaded), config, "events")
     con.close()
@@ -81,25 +98,29 @@ def main() -> int:
 
     res = {
         "command": "make bench" if os.environ.get("MAKELEVEL") else "python benchmarks/quality_benchmark.py",
-        "run_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} cores", "rows": result.rows_read, "collect_seconds": round(collect, 2),
-        "checks_seconds": round(checks, 2), "checks_over_collect": round(checks / collect, 3),
+        "run_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{os.cpu_count()} cores",
+        "rows": result.rows_read,
+        "collect_seconds": round(collect, 2),
+        "checks_seconds": round(checks, 2),
+        "checks_over_collect": round(checks / collect, 3),
         "great_expectations_import_seconds": round(gx_import, 2),
-        "rows_validated_by_suite": outcome.rows_validated, "failed_expectations": failed,
+        "rows_validated_by_suite": outcome.rows_validated,
+        "failed_expectations": failed,
     }
     section = f"""## Quality gates
 
-Command: `{res['command']}` — run on {res['run_at']} ({res['machine']}).
+Command: `{res["command"]}` — run on {res["run_at"]} ({res["machine"]}).
 
-One partition of {res['rows']:,} event rows (two days of simulated events landed as one day's two files).
+One partition of {res["rows"]:,} event rows (two days of simulated events landed as one day's two files).
 
 | step | seconds |
 |---|---|
-| collection: read, validate every row against the contract, quarantine, write Parquet | {res['collect_seconds']:.2f} |
-| checks: quarantine rate, schema drift, GE suite raw_events on a {res['rows_validated_by_suite']:,}-row sample, volume anomaly | {res['checks_seconds']:.2f} |
+| collection: read, validate every row against the contract, quarantine, write Parquet | {res["collect_seconds"]:.2f} |
+| checks: quarantine rate, schema drift, GE suite raw_events on a {res["rows_validated_by_suite"]:,}-row sample, volume anomaly | {res["checks_seconds"]:.2f} |
 
-The checks add **{res['checks_over_collect']:.0%}** of the collection time (target ≤ 50%). Not included:
-importing great_expectations ({res['great_expectations_import_seconds']:.1f} s), paid once per worker process,
+The checks add **{res["checks_over_collect"]:.0%}** of the collection time (target ≤ 50%). Not included:
+importing great_expectations ({res["great_expectations_import_seconds"]:.1f} s), paid once per worker process,
 not per partition. Row-level rules run
 once, in the collection's SQL; the suite validates a deterministic sample for the cross-row and
 distribution expectations.

@@ -18,12 +18,15 @@ def write_results(name: str, result: dict, section: str) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     heading = section.splitlines()[0]
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else \
-        "# Benchmark results\n\nEach section is rewritten by its benchmark.\n\n"
+    text = (
+        RESULTS_MD.read_text()
+        if RESULTS_MD.exists()
+        else "# Benchmark results\n\nEach section is rewritten by its benchmark.\n\n"
+    )
     if heading in text:
         head, _, rest = text.partition(heading)
         nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1:] if nxt >= 0 else "")
+        text = head + section + (rest[nxt + 1 :] if nxt >= 0 else "")
     else:
         text = text.rstrip() + "\n\n" + section
     RESULTS_MD.write_text(text)

@@ -35,42 +35,50 @@ class Settings(BaseSettings):
     # Half a year: the retention model's 60-day horizon needs about five months of history.
     demo_start: dt.date = Field(dt.date(2025, 10, 1), description="First day of the demo range.")
     demo_end: dt.date = Field(dt.date(2026, 3, 31), description="Last day (inclusive) of the demo range.")
-    sim_scale: float = Field(0.5, gt=0, description="Size of the simulated business (0.5 ~ 4k customers "
-                                                    "in the half-year demo).")
+    sim_scale: float = Field(
+        0.5, gt=0, description="Size of the simulated business (0.5 ~ 4k customers in the half-year demo)."
+    )
     sim_seed: int = Field(3, description="Seed of the simulated business.")
     sim_defects: bool = Field(True, description="Inject dirty data into the simulated exports.")
     schedule_hour: int = Field(2, ge=0, le=23, description="Hour of the daily run (in schedule_timezone).")
     schedule_minute: int = Field(0, ge=0, le=59, description="Minute of the daily run.")
     schedule_timezone: str = Field("UTC", description="Timezone of the daily schedule (IANA name).")
-    retrain_cron: str = Field("0 4 * * 1", description="When the weekly model retraining runs (cron, in "
-                                                       "schedule_timezone); default Mondays 04:00.")
+    retrain_cron: str = Field(
+        "0 4 * * 1",
+        description="When the weekly model retraining runs (cron, in schedule_timezone); default Mondays 04:00.",
+    )
     alerts_path: Path | None = Field(None, description="SQLite file of alerts; default <data_dir>/ops/alerts.sqlite.")
     alert_webhook_url: str | None = Field(None, description="URL that receives every new alert as JSON (POST).")
     alerting_config: Path = Field(PROJECT_ROOT / "expectations" / "alerting.yaml", description="Levels and thresholds.")
     suites_dir: Path = Field(PROJECT_ROOT / "expectations" / "suites", description="Great Expectations suites.")
     serving_dir: Path | None = Field(
-        None, description="Serving snapshot for BI and the API (serving.duckdb, parquet/, dashboard/); "
-                          "default <data_dir>/serving."
+        None,
+        description="Serving snapshot for BI and the API (serving.duckdb, parquet/, dashboard/); "
+        "default <data_dir>/serving.",
     )
-    model_dir: Path | None = Field(None, description="Model store (versioned models, never in git); "
-                                                     "default <data_dir>/models.")
+    model_dir: Path | None = Field(
+        None, description="Model store (versioned models, never in git); default <data_dir>/models."
+    )
     instance: Literal["sqlite", "postgres"] = Field(
-        "sqlite", description="Dagster instance profile written into DAGSTER_HOME: sqlite (embedded, "
-                              "deploy/dagster.yaml) or postgres (server deployment, deploy/dagster-postgres.yaml)."
+        "sqlite",
+        description="Dagster instance profile written into DAGSTER_HOME: sqlite (embedded, "
+        "deploy/dagster.yaml) or postgres (server deployment, deploy/dagster-postgres.yaml).",
     )
     executor: Literal["in_process", "multiprocess"] = Field(
-        "in_process", description="How runs that schedules, sensors and `make backfill` start execute their steps: "
-                                  "in_process (one process, steps one after another, each step using every "
-                                  "core itself) or multiprocess (a process per step, started for each step)."
+        "in_process",
+        description="How runs that schedules, sensors and `make backfill` start execute their steps: "
+        "in_process (one process, steps one after another, each step using every "
+        "core itself) or multiprocess (a process per step, started for each step).",
     )
     postgres_url: str | None = Field(
-        None, description="PostgreSQL URL of the Dagster instance when instance=postgres "
-                          "(postgresql+psycopg2://user:password@host:5432/db); dagster.yaml reads it from the "
-                          "environment, so it is never written to a file."
+        None,
+        description="PostgreSQL URL of the Dagster instance when instance=postgres "
+        "(postgresql+psycopg2://user:password@host:5432/db); dagster.yaml reads it from the "
+        "environment, so it is never written to a file.",
     )
 
     @model_validator(mode="after")
-    def _fill_paths(self) -> "Settings":
+    def _fill_paths(self) -> Settings:
         self.data_dir = self.data_dir.resolve()
         if self.landing_dir is None:
             self.landing_dir = self.data_dir / "landing"

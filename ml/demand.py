@@ -29,9 +29,23 @@ QUANTILES = (0.1, 0.5, 0.9)
 FESTIVALS = {(6, 18), (11, 11), (12, 12)}
 HISTORY_DAYS = 28  # the longest look-back of any feature
 FEATURES = [
-    "horizon", "dow", "month", "doy_sin", "doy_cos", "festival",
-    "naive", "last", "mean_7", "mean_28", "std_28", "zero_share_28", "same_dow_mean_4",
-    "price_ratio", "on_promotion", "promo_pct", "category_code",
+    "horizon",
+    "dow",
+    "month",
+    "doy_sin",
+    "doy_cos",
+    "festival",
+    "naive",
+    "last",
+    "mean_7",
+    "mean_28",
+    "std_28",
+    "zero_share_28",
+    "same_dow_mean_4",
+    "price_ratio",
+    "on_promotion",
+    "promo_pct",
+    "category_code",
 ]
 # Volume features are divided by the product's level (its 28-day mean), and the models learn the
 # ratio of demand to that level: trees cannot extrapolate, so a product (or a business) growing
@@ -47,8 +61,9 @@ def level_of(frame: pd.DataFrame) -> np.ndarray:
 def design(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
     """The model matrix: volume features relative to the level, plus the level itself (log)."""
     level = level_of(frame)
-    columns = [frame[f].to_numpy(dtype=float) / level if f in SCALED else frame[f].to_numpy(dtype=float)
-               for f in features]
+    columns = [
+        frame[f].to_numpy(dtype=float) / level if f in SCALED else frame[f].to_numpy(dtype=float) for f in features
+    ]
     return np.column_stack([*columns, np.log(level)])
 
 
@@ -99,16 +114,21 @@ def features_at(panel: Panel, origin: int, horizon: int) -> pd.DataFrame:
         raise InsufficientHistory(f"an origin needs {HISTORY_DAYS} days of history")
     y = panel.units
     n_products = len(panel.products)
-    window_7, window_28 = y[:, origin - 6: origin + 1], y[:, origin - 27: origin + 1]
+    window_7, window_28 = y[:, origin - 6 : origin + 1], y[:, origin - 27 : origin + 1]
     naive = naive_forecast(panel, origin, horizon)
     h = np.arange(1, horizon + 1)
     same_dow = np.stack([y[:, origin + h - 7 * (np.ceil(h / 7).astype(int) + k)] for k in range(4)], axis=0).mean(0)
     targets = panel.days[origin] + pd.to_timedelta(h, unit="D")
     doy = targets.dayofyear.to_numpy()
     per_product = {
-        "last": y[:, origin], "mean_7": window_7.mean(1), "mean_28": window_28.mean(1), "std_28": window_28.std(1),
-        "zero_share_28": (window_28 == 0).mean(1), "price_ratio": panel.price_ratio[:, origin],
-        "on_promotion": panel.on_promotion[:, origin], "promo_pct": panel.promo_pct[:, origin],
+        "last": y[:, origin],
+        "mean_7": window_7.mean(1),
+        "mean_28": window_28.mean(1),
+        "std_28": window_28.std(1),
+        "zero_share_28": (window_28 == 0).mean(1),
+        "price_ratio": panel.price_ratio[:, origin],
+        "on_promotion": panel.on_promotion[:, origin],
+        "promo_pct": panel.promo_pct[:, origin],
         "category_code": panel.category_code,
     }
     frame = pd.DataFrame({k: np.repeat(v, horizon) for k, v in per_product.items()})
@@ -127,7 +147,7 @@ def features_at(panel: Panel, origin: int, horizon: int) -> pd.DataFrame:
 
 
 def actuals_at(panel: Panel, origin: int, horizon: int) -> np.ndarray:
-    return panel.units[:, origin + 1: origin + horizon + 1].reshape(-1)
+    return panel.units[:, origin + 1 : origin + horizon + 1].reshape(-1)
 
 
 @dataclass
@@ -172,15 +192,26 @@ def fit(train: pd.DataFrame, params: DemandParams, offset: float = 0.0) -> Deman
     models = {}
     for q in QUANTILES:
         m = HistGradientBoostingRegressor(
-            loss="quantile", quantile=q, learning_rate=params.learning_rate, max_iter=params.max_iter,
-            max_leaf_nodes=params.max_leaf_nodes, min_samples_leaf=params.min_samples_leaf, early_stopping=False,
-            random_state=params.random_state)
+            loss="quantile",
+            quantile=q,
+            learning_rate=params.learning_rate,
+            max_iter=params.max_iter,
+            max_leaf_nodes=params.max_leaf_nodes,
+            min_samples_leaf=params.min_samples_leaf,
+            early_stopping=False,
+            random_state=params.random_state,
+        )
         with limited_threads():
             models[q] = m.fit(x, y, sample_weight=level)
     mean_model = HistGradientBoostingRegressor(
-        loss="poisson", learning_rate=params.learning_rate, max_iter=params.max_iter,
-        max_leaf_nodes=params.max_leaf_nodes, min_samples_leaf=params.min_samples_leaf, early_stopping=False,
-        random_state=params.random_state)
+        loss="poisson",
+        learning_rate=params.learning_rate,
+        max_iter=params.max_iter,
+        max_leaf_nodes=params.max_leaf_nodes,
+        min_samples_leaf=params.min_samples_leaf,
+        early_stopping=False,
+        random_state=params.random_state,
+    )
     with limited_threads():
         mean_model.fit(x, y, sample_weight=level)
     trained_through = str(max(train["target_date"]))
@@ -204,13 +235,22 @@ class Backtest:
         return out
 
 
-def error_metrics(actual: np.ndarray, forecast: np.ndarray, naive: np.ndarray,
-                  low: np.ndarray | None = None, high: np.ndarray | None = None) -> dict:
+def error_metrics(
+    actual: np.ndarray,
+    forecast: np.ndarray,
+    naive: np.ndarray,
+    low: np.ndarray | None = None,
+    high: np.ndarray | None = None,
+) -> dict:
     mae, mae_naive = float(np.abs(actual - forecast).mean()), float(np.abs(actual - naive).mean())
     total = float(actual.sum())
-    out = {"wape": float(np.abs(actual - forecast).sum() / total) if total else float("nan"), "mae": mae,
-           "mase": mae / mae_naive if mae_naive else float("nan"), "bias": float((forecast - actual).mean()),
-           "n": int(actual.size)}
+    out = {
+        "wape": float(np.abs(actual - forecast).sum() / total) if total else float("nan"),
+        "mae": mae,
+        "mase": mae / mae_naive if mae_naive else float("nan"),
+        "bias": float((forecast - actual).mean()),
+        "n": int(actual.size),
+    }
     if low is not None:
         out["coverage_80"] = float(((actual >= low) & (actual <= high)).mean())
     return out
@@ -226,7 +266,8 @@ def plan_origins(panel: Panel, params: DemandParams) -> list[int]:
             f"the demand backtest needs at least {needed} days of sales history ({params.backtest_origins} "
             f"origins {params.backtest_step_days} days apart, horizon {params.horizon_days}); the warehouse has "
             f"{len(panel.days)} ({panel.days[0].date()} to {panel.last_day}). Load more history or shorten "
-            f"horizon_days.")
+            f"horizon_days."
+        )
     return origins
 
 
@@ -238,9 +279,15 @@ def backtest(panel: Panel, params: DemandParams) -> tuple[Backtest, DemandModel]
         model = fit(training_set(panel, o, params), params)
         feats = features_at(panel, o, params.horizon_days)
         pred = model.predict(feats)
-        rows.append(feats[["product_id", "target_date", "origin", "horizon", "naive"]].assign(
-            actual=actuals_at(panel, o, params.horizon_days), raw_p10=pred["p10"].to_numpy(),
-            p50=pred["p50"].to_numpy(), raw_p90=pred["p90"].to_numpy(), expected=pred["expected"].to_numpy()))
+        rows.append(
+            feats[["product_id", "target_date", "origin", "horizon", "naive"]].assign(
+                actual=actuals_at(panel, o, params.horizon_days),
+                raw_p10=pred["p10"].to_numpy(),
+                p50=pred["p50"].to_numpy(),
+                raw_p90=pred["p90"].to_numpy(),
+                expected=pred["expected"].to_numpy(),
+            )
+        )
         models[o] = model
     predictions = pd.concat(rows, ignore_index=True)
     newest, older = origins[0], origins[1:]
@@ -253,23 +300,44 @@ def backtest(panel: Panel, params: DemandParams) -> tuple[Backtest, DemandModel]
     per_origin = []
     for o in origins:
         part = predictions[predictions["origin"] == o]
-        per_origin.append({"origin": str(panel.days[o].date()),
-                           **error_metrics(part["actual"].to_numpy(), part["p50"].to_numpy(),
-                                           part["naive"].to_numpy(), part["p10"].to_numpy(), part["p90"].to_numpy())})
-    overall = error_metrics(predictions["actual"].to_numpy(), predictions["p50"].to_numpy(),
-                            predictions["naive"].to_numpy())
-    newest_metrics = error_metrics(window["actual"].to_numpy(), window["p50"].to_numpy(), window["naive"].to_numpy(),
-                                   window["p10"].to_numpy(), window["p90"].to_numpy())
+        per_origin.append(
+            {
+                "origin": str(panel.days[o].date()),
+                **error_metrics(
+                    part["actual"].to_numpy(),
+                    part["p50"].to_numpy(),
+                    part["naive"].to_numpy(),
+                    part["p10"].to_numpy(),
+                    part["p90"].to_numpy(),
+                ),
+            }
+        )
+    overall = error_metrics(
+        predictions["actual"].to_numpy(), predictions["p50"].to_numpy(), predictions["naive"].to_numpy()
+    )
+    newest_metrics = error_metrics(
+        window["actual"].to_numpy(),
+        window["p50"].to_numpy(),
+        window["naive"].to_numpy(),
+        window["p10"].to_numpy(),
+        window["p90"].to_numpy(),
+    )
     total = float(window["actual"].sum())
-    metrics = {**overall, "coverage_80": newest_metrics["coverage_80"], "window_mase": newest_metrics["mase"],
-               "window_mae": newest_metrics["mae"],
-               "window_total_error": float(window["expected"].sum() / total - 1) if total else float("nan")}
-    naive_metrics = error_metrics(predictions["actual"].to_numpy(), predictions["naive"].to_numpy(),
-                                  predictions["naive"].to_numpy())
+    metrics = {
+        **overall,
+        "coverage_80": newest_metrics["coverage_80"],
+        "window_mase": newest_metrics["mase"],
+        "window_mae": newest_metrics["mae"],
+        "window_total_error": float(window["expected"].sum() / total - 1) if total else float("nan"),
+    }
+    naive_metrics = error_metrics(
+        predictions["actual"].to_numpy(), predictions["naive"].to_numpy(), predictions["naive"].to_numpy()
+    )
     model = models[newest]
     model.offset = offset
-    result = Backtest([str(panel.days[o].date()) for o in origins], metrics, naive_metrics, per_origin, offset,
-                      predictions)
+    result = Backtest(
+        [str(panel.days[o].date()) for o in origins], metrics, naive_metrics, per_origin, offset, predictions
+    )
     return result, model
 
 
@@ -279,8 +347,9 @@ def window_mae(model: DemandModel, panel: Panel, origin: int) -> float:
     return float(np.abs(actuals_at(panel, origin, model.horizon) - model.predict(feats)["p50"].to_numpy()).mean())
 
 
-def forecast(model: DemandModel | None, panel: Panel, horizon: int, naive_residuals: np.ndarray | None = None
-             ) -> pd.DataFrame:
+def forecast(
+    model: DemandModel | None, panel: Panel, horizon: int, naive_residuals: np.ndarray | None = None
+) -> pd.DataFrame:
     """The next `horizon` days from the last day: the model's quantiles, or seasonal naive if model is None."""
     origin = len(panel.days) - 1
     feats = features_at(panel, origin, horizon)
@@ -290,11 +359,19 @@ def forecast(model: DemandModel | None, panel: Panel, horizon: int, naive_residu
         resid = naive_residuals if naive_residuals is not None and len(naive_residuals) else np.array([0.0])
         lo, hi = np.quantile(resid, [0.1, 0.9])
         base = feats["naive"].to_numpy()
-        pred = pd.DataFrame({"p10": np.maximum(base + lo, 0.0), "p50": base, "p90": np.maximum(base + hi, base),
-                             "expected": base})
-    return pd.DataFrame({"product_id": feats["product_id"].to_numpy(), "forecast_date": feats["target_date"].to_numpy(),
-                         "p10": pred["p10"].to_numpy(), "p50": pred["p50"].to_numpy(), "p90": pred["p90"].to_numpy(),
-                         "expected_units": pred["expected"].to_numpy()})
+        pred = pd.DataFrame(
+            {"p10": np.maximum(base + lo, 0.0), "p50": base, "p90": np.maximum(base + hi, base), "expected": base}
+        )
+    return pd.DataFrame(
+        {
+            "product_id": feats["product_id"].to_numpy(),
+            "forecast_date": feats["target_date"].to_numpy(),
+            "p10": pred["p10"].to_numpy(),
+            "p50": pred["p50"].to_numpy(),
+            "p90": pred["p90"].to_numpy(),
+            "expected_units": pred["expected"].to_numpy(),
+        }
+    )
 
 
 def params_dict(params: DemandParams) -> dict:

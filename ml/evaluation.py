@@ -42,8 +42,9 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
     return table.reset_index().assign(bin=lambda t: t["bin"] + 1)
 
 
-def paired_bootstrap_gain(y: np.ndarray, p_candidate: np.ndarray, p_reference: np.ndarray, n_boot: int = 200,
-                          seed: int = 0) -> tuple[float, float, float]:
+def paired_bootstrap_gain(
+    y: np.ndarray, p_candidate: np.ndarray, p_reference: np.ndarray, n_boot: int = 200, seed: int = 0
+) -> tuple[float, float, float]:
     """ROC AUC(candidate) - ROC AUC(reference) and its 95% paired-bootstrap interval."""
     y = np.asarray(y, dtype=int)
     rng = np.random.default_rng(seed)
@@ -71,8 +72,14 @@ class Decision:
         return asdict(self)
 
 
-def decide(candidate_version: str, champion_version: str | None, beats_baseline: bool, beats_champion: bool,
-           baseline_reason: str, champion_reason: str) -> Decision:
+def decide(
+    candidate_version: str,
+    champion_version: str | None,
+    beats_baseline: bool,
+    beats_champion: bool,
+    baseline_reason: str,
+    champion_reason: str,
+) -> Decision:
     """The promotion rule: better than the baseline and than the champion on the same window."""
     if not beats_baseline:
         return Decision(False, False, beats_champion, baseline_reason)
@@ -120,8 +127,13 @@ def roc_and_calibration_chart(y: np.ndarray, curves: dict[str, np.ndarray]) -> s
     return _png(fig)
 
 
-def forecast_chart(actual: pd.Series, forecasts: dict[str, pd.Series], low: pd.Series | None = None,
-                   high: pd.Series | None = None, title: str = "forecast vs actual") -> str:
+def forecast_chart(
+    actual: pd.Series,
+    forecasts: dict[str, pd.Series],
+    low: pd.Series | None = None,
+    high: pd.Series | None = None,
+    title: str = "forecast vs actual",
+) -> str:
     """Total daily units: actual vs each forecast (and the model's interval), as a base64 PNG."""
     import matplotlib
 

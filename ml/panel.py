@@ -74,8 +74,11 @@ def read_panel(con: duckdb.DuckDBPyConnection) -> Panel:
     days = pd.DatetimeIndex(sorted(frame["day"].unique()))
 
     def wide(column: str) -> np.ndarray:
-        return frame.pivot(index="product_id", columns="day", values=column).reindex(
-            index=products, columns=days).to_numpy(dtype=float, na_value=np.nan)
+        return (
+            frame.pivot(index="product_id", columns="day", values=column)
+            .reindex(index=products, columns=days)
+            .to_numpy(dtype=float, na_value=np.nan)
+        )
 
     list_price = wide("list_price")
     promo_pct = np.nan_to_num(wide("promo_pct"))
@@ -85,5 +88,6 @@ def read_panel(con: duckdb.DuckDBPyConnection) -> Panel:
     categories = frame.groupby("product_id")["category"].first().reindex(products)
     codes = pd.Categorical(categories).codes.astype(float)
     codes[codes < 0] = np.nan
-    return Panel(products, days, np.nan_to_num(wide("units")), price_ratio, np.nan_to_num(wide("on_promotion")),
-                 promo_pct, codes)
+    return Panel(
+        products, days, np.nan_to_num(wide("units")), price_ratio, np.nan_to_num(wide("on_promotion")), promo_pct, codes
+    )

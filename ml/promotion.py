@@ -50,15 +50,19 @@ def panel_problems(facts: dict) -> list[str]:
 def versus_champion_auc(candidate_auc: float, champion_version: str, champion_auc: float) -> tuple[bool, str]:
     """Retention: the candidate beats the champion when its ROC AUC on the same cutoff is higher."""
     beats = candidate_auc > champion_auc
-    return beats, (f"{'beats' if beats else 'does not beat'} champion {champion_version} "
-                   f"(ROC AUC {champion_auc:.4f} on the same cutoff)")
+    return beats, (
+        f"{'beats' if beats else 'does not beat'} champion {champion_version} "
+        f"(ROC AUC {champion_auc:.4f} on the same cutoff)"
+    )
 
 
 def versus_champion_mae(candidate_mae: float, champion_version: str, champion_mae: float) -> tuple[bool, str]:
     """Demand: the candidate beats the champion when its MAE on the same window is lower."""
     beats = candidate_mae < champion_mae
-    return beats, (f"{'beats' if beats else 'does not beat'} champion {champion_version} "
-                   f"(MAE {candidate_mae:.4f} vs {champion_mae:.4f} on the same window)")
+    return beats, (
+        f"{'beats' if beats else 'does not beat'} champion {champion_version} "
+        f"(MAE {candidate_mae:.4f} vs {champion_mae:.4f} on the same window)"
+    )
 
 
 def gate_passes(decision: Decision, champion_version: str | None, candidate_version: str) -> bool:
@@ -67,8 +71,15 @@ def gate_passes(decision: Decision, champion_version: str | None, candidate_vers
     return decision.promote or (decision.beats_baseline and champion_version == candidate_version)
 
 
-def demand_serving(decision: Decision, candidate_version: str, champion_version: str | None, candidate_mase: float,
-                   champion_mae: float | None, naive_mae: float, max_mase: float) -> tuple[str, str | None, float]:
+def demand_serving(
+    decision: Decision,
+    candidate_version: str,
+    champion_version: str | None,
+    candidate_mase: float,
+    champion_mae: float | None,
+    naive_mae: float,
+    max_mase: float,
+) -> tuple[str, str | None, float]:
     """What the forecast serves after this decision: the model only while the champion beats naive.
 
     Returns ("model" | "seasonal_naive", the champion after the decision, that champion's MASE).

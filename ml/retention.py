@@ -35,7 +35,7 @@ class RetentionParams:
 class RecencyFrequencyRule:
     """The baseline: P(buy again) = the training rate of the (recency, frequency) bucket."""
 
-    def fit(self, frame: pd.DataFrame) -> "RecencyFrequencyRule":
+    def fit(self, frame: pd.DataFrame) -> RecencyFrequencyRule:
         y = frame["label"].astype(float)
         cells = pd.DataFrame({"cell": self._cells(frame), "y": y}).groupby("cell")["y"].agg(["sum", "count"])
         self.prior = float(y.mean())
@@ -73,9 +73,15 @@ def fit(train: pd.DataFrame, params: RetentionParams, features: list[str] = FEAT
     features = [f for f in features if labelled[f].notna().any()]
     categorical = [features.index(c) for c in CATEGORICAL if c in features]
     clf = HistGradientBoostingClassifier(
-        learning_rate=params.learning_rate, max_iter=params.max_iter, max_leaf_nodes=params.max_leaf_nodes,
-        min_samples_leaf=params.min_samples_leaf, l2_regularization=params.l2_regularization,
-        categorical_features=categorical or None, early_stopping=False, random_state=params.random_state)
+        learning_rate=params.learning_rate,
+        max_iter=params.max_iter,
+        max_leaf_nodes=params.max_leaf_nodes,
+        min_samples_leaf=params.min_samples_leaf,
+        l2_regularization=params.l2_regularization,
+        categorical_features=categorical or None,
+        early_stopping=False,
+        random_state=params.random_state,
+    )
     with limited_threads():
         clf.fit(labelled[features].to_numpy(dtype=float), labelled["label"].astype(int).to_numpy())
     return RetentionModel(clf, list(features))
@@ -97,8 +103,9 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate(model: RetentionModel, rule: RecencyFrequencyRule, evaluation: pd.DataFrame,
-             seed: int = 0) -> tuple[Evaluation, np.ndarray, np.ndarray]:
+def evaluate(
+    model: RetentionModel, rule: RecencyFrequencyRule, evaluation: pd.DataFrame, seed: int = 0
+) -> tuple[Evaluation, np.ndarray, np.ndarray]:
     labelled = evaluation[evaluation["label"].notna()]
     y = labelled["label"].astype(int).to_numpy()
     if len(np.unique(y)) < 2:
@@ -106,10 +113,14 @@ def evaluate(model: RetentionModel, rule: RecencyFrequencyRule, evaluation: pd.D
     p_model, p_rule = model.predict_proba(labelled), rule.predict_proba(labelled)
     gain, lo, hi = paired_bootstrap_gain(y, p_model, p_rule, seed=seed)
     result = Evaluation(
-        model=classification_metrics(y, p_model), baseline=classification_metrics(y, p_rule),
-        auc_gain=gain, auc_gain_low=lo, auc_gain_high=hi,
+        model=classification_metrics(y, p_model),
+        baseline=classification_metrics(y, p_rule),
+        auc_gain=gain,
+        auc_gain_low=lo,
+        auc_gain_high=hi,
         calibration_model=calibration_table(y, p_model).round(6).to_dict("records"),
-        calibration_baseline=calibration_table(y, p_rule).round(6).to_dict("records"))
+        calibration_baseline=calibration_table(y, p_rule).round(6).to_dict("records"),
+    )
     return result, p_model, p_rule
 
 
@@ -117,9 +128,11 @@ def beats_baseline(result: Evaluation, min_auc_gain: float) -> tuple[bool, str]:
     """Better ranking than the rule beyond noise: the AUC gain and its bootstrap lower bound."""
     ok = result.auc_gain >= min_auc_gain and result.auc_gain_low > 0
     verdict = "beats" if ok else "does not beat"
-    return ok, (f"candidate {verdict} the recency/frequency baseline: ROC AUC {result.model['roc_auc']:.4f} vs "
-                f"{result.baseline['roc_auc']:.4f} (gain {result.auc_gain:+.4f}, 95% CI "
-                f"{result.auc_gain_low:+.4f}..{result.auc_gain_high:+.4f}, required >= {min_auc_gain})")
+    return ok, (
+        f"candidate {verdict} the recency/frequency baseline: ROC AUC {result.model['roc_auc']:.4f} vs "
+        f"{result.baseline['roc_auc']:.4f} (gain {result.auc_gain:+.4f}, 95% CI "
+        f"{result.auc_gain_low:+.4f}..{result.auc_gain_high:+.4f}, required >= {min_auc_gain})"
+    )
 
 
 def risk_deciles(probability: np.ndarray) -> np.ndarray:

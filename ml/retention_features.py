@@ -26,12 +26,30 @@ SOURCES = {
 }
 
 FEATURES = [
-    "recency_days", "frequency", "monetary", "avg_order_value", "tenure_days", "mean_gap_days",
-    "orders_30d", "orders_31_90d", "net_30d", "net_31_90d", "order_trend",
-    "returns", "return_share",
-    "active_days_30d", "sessions_30d", "events_30d", "days_since_visit",
-    "transaction_share_60d", "social_share_60d", "content_share_60d",
-    "nps_last", "nps_responses", "tickets_90d", "open_tickets",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "avg_order_value",
+    "tenure_days",
+    "mean_gap_days",
+    "orders_30d",
+    "orders_31_90d",
+    "net_30d",
+    "net_31_90d",
+    "order_trend",
+    "returns",
+    "return_share",
+    "active_days_30d",
+    "sessions_30d",
+    "events_30d",
+    "days_since_visit",
+    "transaction_share_60d",
+    "social_share_60d",
+    "content_share_60d",
+    "nps_last",
+    "nps_responses",
+    "tickets_90d",
+    "open_tickets",
     "channel_code",
 ]
 CATEGORICAL = ["channel_code"]
@@ -53,8 +71,14 @@ class InsufficientHistory(ValueError):
     pass
 
 
-def plan_cutoffs(first_day: dt.date, last_day: dt.date, horizon_days: int, training_cutoffs: int,
-                 cutoff_step_days: int, min_history_days: int) -> CutoffPlan:
+def plan_cutoffs(
+    first_day: dt.date,
+    last_day: dt.date,
+    horizon_days: int,
+    training_cutoffs: int,
+    cutoff_step_days: int,
+    min_history_days: int,
+) -> CutoffPlan:
     """Evaluation labels end on the last complete day; every training label ends before evaluation starts."""
     scoring = last_day + dt.timedelta(days=1)
     evaluation = scoring - dt.timedelta(days=horizon_days)
@@ -67,7 +91,8 @@ def plan_cutoffs(first_day: dt.date, last_day: dt.date, horizon_days: int, train
         raise InsufficientHistory(
             f"the retention model needs at least {needed} days of order history (min_history_days "
             f"{min_history_days} + 2 x horizon_days {horizon_days}); the warehouse has {have} "
-            f"({first_day} to {last_day}). Load more history or shorten horizon_days.")
+            f"({first_day} to {last_day}). Load more history or shorten horizon_days."
+        )
     return CutoffPlan(training, evaluation, scoring)
 
 
@@ -78,8 +103,9 @@ def order_history_span(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date
     return (first, last) if first is not None else None
 
 
-def build_features(con: duckdb.DuckDBPyConnection, cutoffs: list[dt.date], horizon_days: int,
-                   active_days: int = 90) -> pd.DataFrame:
+def build_features(
+    con: duckdb.DuckDBPyConnection, cutoffs: list[dt.date], horizon_days: int, active_days: int = 90
+) -> pd.DataFrame:
     """One row per (cutoff, active customer): features from before the cutoff, and the label."""
     channels = ", ".join(f"'{c}'" for c in CHANNELS)
     sql = f"""

@@ -43,8 +43,13 @@ def library_versions() -> dict[str, str]:
     import pandas
     import sklearn
 
-    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": numpy.__version__,
-            "pandas": pandas.__version__, "duckdb": duckdb.__version__}
+    return {
+        "python": platform.python_version(),
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "duckdb": duckdb.__version__,
+    }
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -80,8 +85,14 @@ class ModelStore:
         """Store a fitted model under its content version (a no-op if that version is stored)."""
         version = model_version(identity)
         target = self._dir(name, version)
-        meta = {"name": name, "version": version, "identity": identity, "libraries": library_versions(),
-                "stored_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **metadata}
+        meta = {
+            "name": name,
+            "version": version,
+            "identity": identity,
+            "libraries": library_versions(),
+            "stored_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **metadata,
+        }
         if not (target / "metadata.json").exists():
             _write_atomic(target / "model.pkl", pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
             _write_atomic(target / "metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str).encode())
@@ -102,8 +113,9 @@ class ModelStore:
 
     def write_record(self, name: str, record_name: str, record: dict[str, Any]) -> None:
         """Replace `<name>/<record_name>.json` atomically (champion, pending candidate, serving choice)."""
-        _write_atomic(self.root / name / f"{record_name}.json",
-                      json.dumps(record, indent=2, sort_keys=True, default=str).encode())
+        _write_atomic(
+            self.root / name / f"{record_name}.json", json.dumps(record, indent=2, sort_keys=True, default=str).encode()
+        )
 
     def read_record(self, name: str, record_name: str) -> dict[str, Any]:
         path = self.root / name / f"{record_name}.json"
@@ -120,8 +132,11 @@ class ModelStore:
     def promote(self, name: str, version: str, decision: dict[str, Any]) -> None:
         """Make `version` the champion and record the decision that promoted it."""
         self.load(name, version)  # it must exist
-        record = {"version": version, "promoted_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                  **decision}
+        record = {
+            "version": version,
+            "promoted_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            **decision,
+        }
         self.record_decision(name, {"action": "promoted", **record})
         self.write_record(name, "champion", record)
 

@@ -32,9 +32,17 @@ class BackfillError(RuntimeError):
     """The backfill could not be requested as asked."""
 
 
-def request_backfill(instance, workspace: Path, start: dt.date, end: dt.date, job_name: str = DEFAULT_JOB,
-                     tags: dict[str, str] | None = None, title: str | None = None,
-                     executor: str = "in_process", groups: list[str] | None = None) -> str:
+def request_backfill(
+    instance,
+    workspace: Path,
+    start: dt.date,
+    end: dt.date,
+    job_name: str = DEFAULT_JOB,
+    tags: dict[str, str] | None = None,
+    title: str | None = None,
+    executor: str = "in_process",
+    groups: list[str] | None = None,
+) -> str:
     """Store a backfill of `job_name` over the partitions [start, end] in the instance; return its id.
 
     `groups` limits it to the job's assets in those asset groups (layers); by default it is all of them.
@@ -53,8 +61,9 @@ def request_backfill(instance, workspace: Path, start: dt.date, end: dt.date, jo
         partition_set, repository = None, None
         for entry in request.get_code_location_entries().values():
             if entry.load_error is not None:
-                raise BackfillError(f"code location {entry.origin.location_name} failed to load: "
-                                    f"{entry.load_error.to_string()}")
+                raise BackfillError(
+                    f"code location {entry.origin.location_name} failed to load: {entry.load_error.to_string()}"
+                )
             for repo in entry.code_location.get_repositories().values():
                 found = next((p for p in repo.get_partition_sets() if p.job_name == job_name), None)
                 if found is not None:
@@ -67,8 +76,10 @@ def request_backfill(instance, workspace: Path, start: dt.date, end: dt.date, jo
             selection = [n.asset_key for n in nodes if n.group_name in groups]
             unknown = set(groups) - {n.group_name for n in nodes}
             if unknown:
-                raise BackfillError(f"{job_name} has no assets in group(s) {sorted(unknown)}; its groups are "
-                                    f"{sorted({n.group_name for n in nodes})}")
+                raise BackfillError(
+                    f"{job_name} has no assets in group(s) {sorted(unknown)}; its groups are "
+                    f"{sorted({n.group_name for n in nodes})}"
+                )
         partitions_def = partition_set.get_partitions_definition()
         known = partitions_def.get_partition_keys()
         for day in (start, end):
@@ -121,27 +132,38 @@ def wait_for_backfill(instance, backfill_id: str, timeout: float, poll: float = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.backfill",
-                                     description="Request a backfill of a date range (executed by the daemon).")
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.backfill",
+        description="Request a backfill of a date range (executed by the daemon).",
+    )
     parser.add_argument("--start", required=True, type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
     parser.add_argument("--end", required=True, type=dt.date.fromisoformat, help="last day, inclusive")
     parser.add_argument("--job", default=DEFAULT_JOB, help=f"partitioned job to backfill (default {DEFAULT_JOB})")
     parser.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE, help="workspace file")
-    parser.add_argument("--group", action="append", dest="groups", metavar="GROUP",
-                        help="only the job's assets in this group (layer: collection, storage, processing, ...); "
-                             "repeat for several; default every asset of the job")
+    parser.add_argument(
+        "--group",
+        action="append",
+        dest="groups",
+        metavar="GROUP",
+        help="only the job's assets in this group (layer: collection, storage, processing, ...); "
+        "repeat for several; default every asset of the job",
+    )
     parser.add_argument("--title", help="title shown in the UI")
-    parser.add_argument("--executor", choices=EXECUTORS, default=None,
-                        help="run the steps in the run's process or one process per step "
-                             "(default: DMP_EXECUTOR, which defaults to in_process)")
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="run the steps in the run's process or one process per step "
+        "(default: DMP_EXECUTOR, which defaults to in_process)",
+    )
     parser.add_argument("--wait", action="store_true", help="wait until the backfill finishes (needs the daemon)")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait with --wait")
     args = parser.parse_args(argv)
 
     import dagster as dg
 
-    from orchestration.cli import ensure_dagster_home
     from core.settings import get_settings
+    from orchestration.cli import ensure_dagster_home
 
     executor = args.executor or get_settings().executor
 
@@ -149,18 +171,34 @@ def main(argv: list[str] | None = None) -> int:
     with dg.DagsterInstance.get() as instance:
         daemon = backfill_daemon_alive(instance)
         if args.wait and not daemon:
-            parser.exit(2, "error: no Dagster daemon is running for this instance, so nothing would execute "
-                           "the backfill; start one (`make daemon`, or `make ui`) and run this again\n")
+            parser.exit(
+                2,
+                "error: no Dagster daemon is running for this instance, so nothing would execute "
+                "the backfill; start one (`make daemon`, or `make ui`) and run this again\n",
+            )
         try:
-            backfill_id = request_backfill(instance, args.workspace, args.start, args.end, args.job,
-                                           title=args.title, executor=executor, groups=args.groups)
+            backfill_id = request_backfill(
+                instance,
+                args.workspace,
+                args.start,
+                args.end,
+                args.job,
+                title=args.title,
+                executor=executor,
+                groups=args.groups,
+            )
         except BackfillError as exc:
             parser.exit(2, f"error: {exc}\n")
-        print(f"backfill {backfill_id}: {args.job} {args.start}..{args.end} requested "
-              f"(UI: Runs > Backfills, /runs/b/{backfill_id})")
+        print(
+            f"backfill {backfill_id}: {args.job} {args.start}..{args.end} requested "
+            f"(UI: Runs > Backfills, /runs/b/{backfill_id})"
+        )
         if not daemon:
-            print("warning: no Dagster daemon is running for this instance; the backfill waits until one "
-                  "starts (`make daemon` or `make ui`)", file=sys.stderr)
+            print(
+                "warning: no Dagster daemon is running for this instance; the backfill waits until one "
+                "starts (`make daemon` or `make ui`)",
+                file=sys.stderr,
+            )
         if not args.wait:
             return 0
         status, runs = wait_for_backfill(instance, backfill_id, args.timeout)

@@ -29,16 +29,25 @@ def simulate_if_needed(settings: Settings, force: bool = False) -> bool:
     """Generate the demo dataset unless the landing zone already holds the same one."""
     from simulator import DefectRates, SimulationConfig, simulate
 
-    config = SimulationConfig(start=settings.demo_start, end=settings.demo_end, seed=settings.sim_seed,
-                              scale=settings.sim_scale,
-                              defects=DefectRates() if settings.sim_defects else DefectRates.none())
+    config = SimulationConfig(
+        start=settings.demo_start,
+        end=settings.demo_end,
+        seed=settings.sim_seed,
+        scale=settings.sim_scale,
+        defects=DefectRates() if settings.sim_defects else DefectRates.none(),
+    )
     manifest_path = settings.ground_truth_dir / "manifest.json"
-    wanted = {"start": config.start.isoformat(), "end": config.end.isoformat(), "seed": config.seed,
-              "scale": config.scale}
+    wanted = {
+        "start": config.start.isoformat(),
+        "end": config.end.isoformat(),
+        "seed": config.seed,
+        "scale": config.scale,
+    }
     if not force and manifest_path.exists():
         have = json.loads(manifest_path.read_text())
         if all(have.get(k) == v for k, v in wanted.items()) and have.get("defect_rates", {}).get("duplicate", 0) == (
-                config.defects.duplicate):
+            config.defects.duplicate
+        ):
             return False
     if settings.landing_dir.exists():
         shutil.rmtree(settings.landing_dir)
@@ -70,14 +79,17 @@ def run_models(settings: Settings, log_level: str = "WARNING"):
     """Retrain, gate and promote the models, re-score and refresh what shows the scores (one run)."""
     import dagster as dg
 
-    from orchestration.names import MODEL_JOB
     from orchestration.definitions import build_definitions
+    from orchestration.names import MODEL_JOB
 
     ensure_dagster_home()
     job = build_definitions(settings).resolve_job_def(MODEL_JOB)
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False,
-                                      run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+        return job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
 
 
 def summary(settings: Settings) -> str:
@@ -94,7 +106,8 @@ def summary(settings: Settings) -> str:
     if settings.warehouse_path.exists():
         wh = duckdb.connect(str(settings.warehouse_path), read_only=True)
     for source in contracts:
-        def count(kind: str) -> int:
+
+        def count(kind: str, source: str = source) -> int:
             pattern = lake / kind / source / "dt=*" / "part-0.parquet"
             if not list((lake / kind / source).glob("dt=*/part-0.parquet")):
                 return 0
@@ -102,8 +115,9 @@ def summary(settings: Settings) -> str:
 
         in_wh = 0
         if wh is not None:
-            exists = wh.execute("select count(*) from information_schema.tables where table_schema='raw' "
-                                "and table_name=?", [source]).fetchone()[0]
+            exists = wh.execute(
+                "select count(*) from information_schema.tables where table_schema='raw' and table_name=?", [source]
+            ).fetchone()[0]
             in_wh = wh.execute(f'select count(*) from raw."{source}"').fetchone()[0] if exists else 0
         lines.append(f"{source:<17}{count('raw'):>12,}{count('quarantine'):>13,}{in_wh:>16,}")
     if wh is not None:
@@ -131,18 +145,34 @@ def summary(settings: Settings) -> str:
 
 def headline_kpis(con) -> list[str]:
     """Monthly headline KPIs against targets and the customer segments, from the marts."""
-    has = {r[0] for r in con.execute("select table_name from information_schema.tables "
-                                     "where table_schema = 'marts'").fetchall()}
+    has = {
+        r[0]
+        for r in con.execute("select table_name from information_schema.tables where table_schema = 'marts'").fetchall()
+    }
     if "kpi_monthly" not in has:
         return ["(marts not built yet)"]
-    kpis = ["net_revenue", "orders", "aov", "new_customers", "active_users", "conversion_rate",
-            "repurchase_rate", "cac", "roas", "nps", "month1_retention"]
-    rows = con.execute("select kpi_month, kpi, value, target, meets_target from marts.kpi_monthly "
-                       "order by kpi_month, kpi").fetchall()
+    kpis = [
+        "net_revenue",
+        "orders",
+        "aov",
+        "new_customers",
+        "active_users",
+        "conversion_rate",
+        "repurchase_rate",
+        "cac",
+        "roas",
+        "nps",
+        "month1_retention",
+    ]
+    rows = con.execute(
+        "select kpi_month, kpi, value, target, meets_target from marts.kpi_monthly order by kpi_month, kpi"
+    ).fetchall()
     months = sorted({r[0] for r in rows})
     table = {(r[0], r[1]): r for r in rows}
-    out = ["headline KPIs by month (value / target; * = target missed)",
-           f"{'kpi':<17}" + "".join(f"{str(m)[:7]:>22}" for m in months)]
+    out = [
+        "headline KPIs by month (value / target; * = target missed)",
+        f"{'kpi':<17}" + "".join(f"{str(m)[:7]:>22}" for m in months),
+    ]
     for kpi in kpis:
         cells = []
         for m in months:
@@ -155,7 +185,9 @@ def headline_kpis(con) -> list[str]:
             cells.append(f"{text:>22}")
         out.append(f"{kpi:<17}" + "".join(cells))
     if "user_profile" in has:
-        stages = con.execute("select lifecycle_stage, count(*) from marts.user_profile group by 1 order by 2 desc").fetchall()
+        stages = con.execute(
+            "select lifecycle_stage, count(*) from marts.user_profile group by 1 order by 2 desc"
+        ).fetchall()
         out += ["", "customers by lifecycle stage: " + ", ".join(f"{s} {n:,}" for s, n in stages)]
     return out
 
@@ -195,21 +227,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[1/3] DMP_LANDING_DIR is set: using the exports in {settings.landing_dir} (no simulation)")
         else:
             made = simulate_if_needed(settings)
-            print(f"[1/3] simulated business {start}..{end} (scale {settings.sim_scale}, seed {settings.sim_seed}): "
-                  f"{'generated' if made else 'already present'} in {settings.landing_dir}")
+            print(
+                f"[1/3] simulated business {start}..{end} (scale {settings.sim_scale}, seed {settings.sim_seed}): "
+                f"{'generated' if made else 'already present'} in {settings.landing_dir}"
+            )
     t1 = time.time()
     if end < start:
         parser.error(f"--end {end} is before --start {start}")
     result = run_platform(settings, start, end)
     status = "succeeded" if result.success else "FAILED"
-    print(f"[2/3] run {result.run_id} over {start}..{end} {status} "
-          f"in {time.time() - t1:.1f}s")
+    print(f"[2/3] run {result.run_id} over {start}..{end} {status} in {time.time() - t1:.1f}s")
     if result.success and args.command == "demo":
         t2 = time.time()
         result = run_models(settings)
         status = "succeeded" if result.success else "FAILED"
-        print(f"      model training run {result.run_id} {status} in {time.time() - t2:.1f}s "
-              "(retention and demand models trained, gated, promoted; scores and forecast refreshed)")
+        print(
+            f"      model training run {result.run_id} {status} in {time.time() - t2:.1f}s "
+            "(retention and demand models trained, gated, promoted; scores and forecast refreshed)"
+        )
     print("[3/3] summary\n")
     print(summary(settings))
     print(f"\ntotal {time.time() - t0:.1f}s")

@@ -21,8 +21,9 @@ __all__ = ["PLATFORM_JOB", "build_definitions", "defs"]
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     platform = Platform.load(settings)
-    return dg.Definitions.merge(*(layer.defs(platform) for layer in LAYERS),
-                                dg.Definitions(resources=build_resources(settings)))
+    return dg.Definitions.merge(
+        *(layer.defs(platform) for layer in LAYERS), dg.Definitions(resources=build_resources(settings))
+    )
 
 
 @dg.definitions

@@ -43,7 +43,7 @@ def written_profile(path: Path) -> str | None:
     with path.open(encoding="utf-8") as fh:
         first = fh.readline().strip()
     if first.startswith(PROFILE_LINE):
-        return first[len(PROFILE_LINE):].strip()
+        return first[len(PROFILE_LINE) :].strip()
     return "sqlite" if first.startswith(LEGACY_FIRST_LINE) else None
 
 
@@ -106,8 +106,12 @@ def describe(instance) -> dict:
     queue = concurrency.run_queue_config
     default = concurrency.pool_config.default_pool_limit
     configured = instance.event_log_storage.get_concurrency_keys()
-    pools = {pool: instance.event_log_storage.get_concurrency_info(pool).slot_count if pool in configured
-             else f"default_limit ({default})" for pool in sorted(set(POOL_LIMITS) | configured)}
+    pools = {
+        pool: instance.event_log_storage.get_concurrency_info(pool).slot_count
+        if pool in configured
+        else f"default_limit ({default})"
+        for pool in sorted(set(POOL_LIMITS) | configured)
+    }
     return {
         "run_storage": type(instance.run_storage).__name__,
         "event_log_storage": type(instance.event_log_storage).__name__,

@@ -12,10 +12,15 @@ from core.collection.contracts import Contract
 
 def contract_schema(contract: Contract, extra: Mapping[str, str] | None = None) -> dg.TableSchema:
     """The contract's columns (with nullability and the key's uniqueness), plus `extra` name -> type."""
-    columns = [dg.TableColumn(c.name, c.sql_type.lower(), description=c.description,
-                              constraints=dg.TableColumnConstraints(nullable=not c.required,
-                                                                    unique=contract.key == (c.name,)))
-               for c in contract.columns]
+    columns = [
+        dg.TableColumn(
+            c.name,
+            c.sql_type.lower(),
+            description=c.description,
+            constraints=dg.TableColumnConstraints(nullable=not c.required, unique=contract.key == (c.name,)),
+        )
+        for c in contract.columns
+    ]
     return dg.TableSchema(columns=[*columns, *column_schema((extra or {}).items()).columns])
 
 
@@ -44,5 +49,6 @@ def partition_label(days: list[dt.date]) -> str | None:
 
 def json_safe(metrics: Mapping[str, object]) -> dict:
     """Metadata from plain figures: lists and dicts as JSON, None left out."""
-    return {k: (dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v)
-            for k, v in metrics.items() if v is not None}
+    return {
+        k: (dg.MetadataValue.json(v) if isinstance(v, (list, dict)) else v) for k, v in metrics.items() if v is not None
+    }

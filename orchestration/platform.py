@@ -26,8 +26,10 @@ class Platform:
 
     @classmethod
     def load(cls, settings: Settings) -> Platform:
-        return cls(settings=settings,
-                   contracts=load_contracts(settings.contracts_dir, settings.mappings_dir),
-                   suites=load_suites(settings.suites_dir),
-                   alerting=load_alerting_config(settings.alerting_config),
-                   partitions=daily_partitions(settings))
+        return cls(
+            settings=settings,
+            contracts=load_contracts(settings.contracts_dir, settings.mappings_dir),
+            suites=load_suites(settings.suites_dir),
+            alerting=load_alerting_config(settings.alerting_config),
+            partitions=daily_partitions(settings),
+        )

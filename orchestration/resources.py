@@ -52,10 +52,26 @@ class AlertsResource(dg.ConfigurableResource):
     def file(self) -> Path:
         return Path(self.path)
 
-    def raise_alert(self, level: str, message: str, asset: str | None = None, check_name: str | None = None,
-                    partition: str | None = None, run_id: str | None = None, dedupe: bool = False) -> int:
-        return record_alert(self.file, level, message, asset=asset, check_name=check_name,
-                            partition=partition, run_id=run_id, dedupe=dedupe)
+    def raise_alert(
+        self,
+        level: str,
+        message: str,
+        asset: str | None = None,
+        check_name: str | None = None,
+        partition: str | None = None,
+        run_id: str | None = None,
+        dedupe: bool = False,
+    ) -> int:
+        return record_alert(
+            self.file,
+            level,
+            message,
+            asset=asset,
+            check_name=check_name,
+            partition=partition,
+            run_id=run_id,
+            dedupe=dedupe,
+        )
 
     def pending(self, after_id: int, limit: int = 100) -> list:
         return list_alerts(self.file, after_id=after_id, limit=limit)

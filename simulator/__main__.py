@@ -27,8 +27,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown source(s) {unknown}; known: {sorted(SOURCES)}")
     if args.end < args.start:
         parser.error(f"--end {args.end} is before --start {args.start}")
-    config = SimulationConfig(start=args.start, end=args.end, seed=args.seed, scale=args.scale,
-                              defects=DefectRates.none() if args.clean else DefectRates(), sources=sources)
+    config = SimulationConfig(
+        start=args.start,
+        end=args.end,
+        seed=args.seed,
+        scale=args.scale,
+        defects=DefectRates.none() if args.clean else DefectRates(),
+        sources=sources,
+    )
     manifest = simulate(config, args.out / "landing", args.out / "ground_truth")
     json.dump(manifest["rows_generated"], sys.stdout, indent=2)
     print()

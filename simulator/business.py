@@ -172,27 +172,32 @@ class Business:
 
         # Products: price moves and promotions, then the daily catalogue snapshot.
         move = rng.random(self.n_products) < 0.01
-        self.list_price = np.where(move, np.round(self.ref_price * rng.uniform(0.85, 1.15, self.n_products), 2),
-                                   self.list_price)
+        self.list_price = np.where(
+            move, np.round(self.ref_price * rng.uniform(0.85, 1.15, self.n_products), 2), self.list_price
+        )
         start_promo = (self.promo_until < d) & (rng.random(self.n_products) < 0.03)
         self.promo_until = np.where(start_promo, d + rng.integers(3, 10, self.n_products), self.promo_until)
         self.promo_pct = np.where(start_promo, rng.choice([0.1, 0.2, 0.3], self.n_products), self.promo_pct)
         on_promo = self.promo_until >= d
         self.promo_pct = np.where(on_promo, self.promo_pct, 0.0)
         selling_price = np.round(self.list_price * (1 - self.promo_pct), 2)
-        frames["products"] = pd.DataFrame({
-            "product_id": self.product_ids,
-            "product_name": [f"{CATEGORIES[c].title()} item {pid[1:]}" for c, pid in zip(self.category, self.product_ids)],
-            "category": np.array(CATEGORIES)[self.category],
-            "list_price": self.list_price,
-            "unit_cost": self.unit_cost,
-            "on_promotion": on_promo,
-            "promo_discount_pct": self.promo_pct,
-            "snapshot_date": day,
-        })
+        frames["products"] = pd.DataFrame(
+            {
+                "product_id": self.product_ids,
+                "product_name": [
+                    f"{CATEGORIES[c].title()} item {pid[1:]}" for c, pid in zip(self.category, self.product_ids)
+                ],
+                "category": np.array(CATEGORIES)[self.category],
+                "list_price": self.list_price,
+                "unit_cost": self.unit_cost,
+                "on_promotion": on_promo,
+                "promo_discount_pct": self.promo_pct,
+                "snapshot_date": day,
+            }
+        )
 
         # Marketing: paid spend buys clicks that convert into sign-ups.
-        spend_rows, new_by_channel = [], {c: 0 for c in CHANNELS}
+        spend_rows, new_by_channel = [], dict.fromkeys(CHANNELS, 0)
         for ch in PAID_CHANNELS:
             for k, campaign in enumerate(CAMPAIGNS[ch]):
                 budget = CHANNEL_BUDGET[ch] * self.scale * (0.6 if k == 0 else 0.4)
@@ -203,7 +208,8 @@ class Business:
                 new_by_channel[ch] += signups
                 spend_rows.append((day, ch, campaign, spend, impressions, clicks))
         frames["marketing_spend"] = pd.DataFrame(
-            spend_rows, columns=["spend_date", "channel", "campaign", "spend", "impressions", "clicks"])
+            spend_rows, columns=["spend_date", "channel", "campaign", "spend", "impressions", "clicks"]
+        )
         new_by_channel["organic"] = int(rng.poisson(12 * self.scale * season))
         new_by_channel["referral"] = int(rng.poisson(3 * self.scale * season + 0.001 * self.c_alive.sum()))
 
@@ -225,20 +231,25 @@ class Business:
         # Customer ids are formatted once, when customers join, not every day for everyone.
         self.keys = np.concatenate([self.keys, np.array([f"C{i + 1:07d}" for i in new_ids], dtype=object)])
         cust_key = self.keys
-        frames["users"] = pd.DataFrame({
-            "customer_id": cust_key[new_ids],
-            "signed_up_at": signup_ts,
-            "email": [f"user{i + 1}@example-mail.com" for i in new_ids],
-            "phone": [f"+86 13{(i * 7919) % 10**9:09d}" for i in new_ids],
-            "city": np.array(CITIES)[rng.integers(0, len(CITIES), n_new)],
-            "acquisition_channel": np.array(CHANNELS)[ch_idx],
-        })
+        frames["users"] = pd.DataFrame(
+            {
+                "customer_id": cust_key[new_ids],
+                "signed_up_at": signup_ts,
+                "email": [f"user{i + 1}@example-mail.com" for i in new_ids],
+                "phone": [f"+86 13{(i * 7919) % 10**9:09d}" for i in new_ids],
+                "city": np.array(CITIES)[rng.integers(0, len(CITIES), n_new)],
+                "acquisition_channel": np.array(CHANNELS)[ch_idx],
+            }
+        )
 
         # Visits: engaged, recently active customers visit more, more so at weekends.
         alive = np.flatnonzero(self.c_alive[: self.n])
         recency = np.where(self.c_last_order[alive] >= 0, d - self.c_last_order[alive], 60)
-        p_visit = np.clip(0.12 * self.c_engagement[alive] * season * (1 + 0.6 * (recency < 14)), 0, 0.95) \
-            if self.drivers else np.full(alive.size, 0.15)
+        p_visit = (
+            np.clip(0.12 * self.c_engagement[alive] * season * (1 + 0.6 * (recency < 14)), 0, 0.95)
+            if self.drivers
+            else np.full(alive.size, 0.15)
+        )
         visitors = alive[rng.random(alive.size) < p_visit]
         visitors = np.union1d(visitors, new_ids)  # sign-up day is a visit
         self.c_last_visit[visitors] = d
@@ -288,9 +299,16 @@ class Business:
         line_order = np.repeat(np.arange(n_orders), n_lines)
         doy = day.timetuple().tm_yday
         cat_season = 1 + self.cat_amp * np.cos(2 * np.pi * (doy - self.cat_peak) / 365.25)
-        weight = (self.popularity * cat_season[self.category]
-                  * np.exp(-self.elasticity * (selling_price / self.ref_price - 1))
-                  * (1 + 1.5 * on_promo)) if self.drivers else self.popularity.copy()
+        weight = (
+            (
+                self.popularity
+                * cat_season[self.category]
+                * np.exp(-self.elasticity * (selling_price / self.ref_price - 1))
+                * (1 + 1.5 * on_promo)
+            )
+            if self.drivers
+            else self.popularity.copy()
+        )
         weight = weight / weight.sum()
         line_prod = rng.choice(self.n_products, size=line_order.size, p=weight)
         qty = 1 + rng.poisson(0.35, line_order.size)
@@ -316,28 +334,29 @@ class Business:
         discount = np.where(coupon[line_order], np.round(0.1 * qty * unit_price, 2), 0.0)
         status = np.where(rng.random(line_order.size) < 0.02, "cancelled", "completed")
         n_l = line_order.size
-        orders = pd.DataFrame({
-            "order_line_id": self._ids("line", n_l, "L", 9),
-            "order_id": order_ids[line_order],
-            "customer_id": order_cust[line_order],
-            "ordered_at": order_ts[line_order],
-            "recorded_at": order_ts[line_order],
-            "status": status,
-            "product_id": self.product_ids[line_prod],
-            "quantity": qty,
-            "unit_price": unit_price,
-            "discount_amount": discount,
-            "order_channel": np.array(PLATFORMS)[rng.integers(0, 3, n_l)],
-            "original_line_id": np.full(n_l, None, dtype=object),
-        })
+        orders = pd.DataFrame(
+            {
+                "order_line_id": self._ids("line", n_l, "L", 9),
+                "order_id": order_ids[line_order],
+                "customer_id": order_cust[line_order],
+                "ordered_at": order_ts[line_order],
+                "recorded_at": order_ts[line_order],
+                "status": status,
+                "product_id": self.product_ids[line_prod],
+                "quantity": qty,
+                "unit_price": unit_price,
+                "discount_amount": discount,
+                "order_channel": np.array(PLATFORMS)[rng.integers(0, 3, n_l)],
+                "original_line_id": np.full(n_l, None, dtype=object),
+            }
+        )
         # Customer state after purchases (only orders that kept a line count).
         real_buyers = buyers[has_order[: buyers.size]]
         self.c_last_order[real_buyers] = d
         self.c_orders[real_buyers] += 1
         # Returns come back 3-14 days later as negative lines.
         completed = orders[orders["status"] == "completed"]
-        ret_p = np.where(np.isin(completed["product_id"].to_numpy(),
-                                 self.product_ids[self.category == 0]), 0.10, 0.04)
+        ret_p = np.where(np.isin(completed["product_id"].to_numpy(), self.product_ids[self.category == 0]), 0.10, 0.04)
         returned = completed[rng.random(len(completed)) < ret_p]
         lag = rng.integers(3, 15, len(returned))
         for k in np.unique(lag):
@@ -356,12 +375,20 @@ class Business:
             idx = np.searchsorted(self.product_ids, back.index.to_numpy())
             self.on_hand[idx] += (-back.to_numpy()).astype(np.int64)
             orders = pd.concat([orders, ret], ignore_index=True)
-        frames["orders"] = orders.astype({"ordered_at": "datetime64[s]", "recorded_at": "datetime64[s]",
-                                          "quantity": np.int64, "unit_price": float, "discount_amount": float})
+        frames["orders"] = orders.astype(
+            {
+                "ordered_at": "datetime64[s]",
+                "recorded_at": "datetime64[s]",
+                "quantity": np.int64,
+                "unit_price": float,
+                "discount_amount": float,
+            }
+        )
 
         # Events: one session per visitor plus anonymous sessions.
-        frames["events"] = self._events(day, d, visitors, cust_key, ts_visit, cart, checkout, buy, n_anon, new_ids,
-                                        signup_ts)
+        frames["events"] = self._events(
+            day, d, visitors, cust_key, ts_visit, cart, checkout, buy, n_anon, new_ids, signup_ts
+        )
 
         # Support tickets: a share of today's buyers complain; rare spike days triple it.
         spike = rng.random() < 0.04
@@ -372,31 +399,40 @@ class Business:
         resolved = rng.random(complainers.size) < 0.7
         self.c_open_tickets[complainers[~resolved]] += 1
         self.c_satisfaction[complainers] -= np.where(resolved, 0.3, 1.0)
-        frames["support_tickets"] = pd.DataFrame({
-            "ticket_id": self._ids("ticket", complainers.size, "T", 7),
-            "customer_id": cust_key[complainers],
-            "created_at": self._times(day, complainers.size),
-            "category": np.array(TICKET_CATEGORIES)[rng.integers(0, 4, complainers.size)],
-            "priority": np.where(rng.random(complainers.size) < 0.2, "high", "normal"),
-            "status": np.where(resolved, "resolved", "open"),
-        })
+        frames["support_tickets"] = pd.DataFrame(
+            {
+                "ticket_id": self._ids("ticket", complainers.size, "T", 7),
+                "customer_id": cust_key[complainers],
+                "created_at": self._times(day, complainers.size),
+                "category": np.array(TICKET_CATEGORIES)[rng.integers(0, 4, complainers.size)],
+                "priority": np.where(rng.random(complainers.size) < 0.2, "high", "normal"),
+                "status": np.where(resolved, "resolved", "open"),
+            }
+        )
 
         # NPS: a share of buyers answer a survey a week later.
         surveyed = real_buyers[rng.random(real_buyers.size) < 0.12]
         self.pending_nps.setdefault(day + dt.timedelta(days=7), []).append(surveyed)
         answering = np.concatenate(self.pending_nps.pop(day, [np.array([], dtype=np.int64)])).astype(np.int64)
-        score = np.clip(np.round(rng.normal(8.1 + 1.1 * self.c_satisfaction[answering]
-                                            - 1.5 * self.c_open_tickets[answering], 1.4)), 0, 10).astype(np.int64)
+        score = np.clip(
+            np.round(
+                rng.normal(8.1 + 1.1 * self.c_satisfaction[answering] - 1.5 * self.c_open_tickets[answering], 1.4)
+            ),
+            0,
+            10,
+        ).astype(np.int64)
         self.c_nps[answering] = score
         bucket = np.where(score <= 6, "detractor", np.where(score <= 8, "passive", "promoter"))
         comments = [NPS_COMMENTS[b][int(rng.integers(0, len(NPS_COMMENTS[b])))] for b in bucket]
-        frames["nps_surveys"] = pd.DataFrame({
-            "response_id": self._ids("nps", answering.size, "R", 7),
-            "customer_id": cust_key[answering],
-            "responded_at": self._times(day, answering.size),
-            "score": score,
-            "comment": [c if c else None for c in comments],
-        })
+        frames["nps_surveys"] = pd.DataFrame(
+            {
+                "response_id": self._ids("nps", answering.size, "R", 7),
+                "customer_id": cust_key[answering],
+                "responded_at": self._times(day, answering.size),
+                "score": score,
+                "comment": [c if c else None for c in comments],
+            }
+        )
 
         # Inventory: receive what arrives today, reorder what runs low (lead time 3-7 days). The
         # reorder point follows recent sales (ten days of cover), so stock keeps up with growth.
@@ -408,22 +444,29 @@ class Business:
         for p in np.flatnonzero(reorder):
             arrive = d + int(rng.integers(3, 8))
             self.inbound.setdefault(arrive, np.zeros(self.n_products, dtype=np.int64))[p] += int(
-                self.reorder_point[p] * 4 + 10)
-        frames["inventory"] = pd.DataFrame({
-            "snapshot_date": day,
-            "product_id": self.product_ids,
-            "on_hand_units": self.on_hand.copy(),
-            "received_units": received,
-        })
+                self.reorder_point[p] * 4 + 10
+            )
+        frames["inventory"] = pd.DataFrame(
+            {
+                "snapshot_date": day,
+                "product_id": self.product_ids,
+                "on_hand_units": self.on_hand.copy(),
+                "received_units": received,
+            }
+        )
 
         # Churn: the daily hazard rises with low engagement, recency, open complaints and low NPS.
         alive = np.flatnonzero(self.c_alive[: self.n])
         last = np.maximum(self.c_last_order[alive], self.c_signup[alive])
         recency = np.minimum(d - last, 120)
         nps_term = np.nan_to_num(self.c_nps[alive] - 7.0, nan=0.0)
-        hazard = 0.004 * np.exp(-0.9 * (self.c_engagement[alive] - 1.0) + 0.012 * recency
-                                + 0.5 * self.c_open_tickets[alive] - 0.18 * nps_term
-                                - 0.25 * self.c_satisfaction[alive])
+        hazard = 0.004 * np.exp(
+            -0.9 * (self.c_engagement[alive] - 1.0)
+            + 0.012 * recency
+            + 0.5 * self.c_open_tickets[alive]
+            - 0.18 * nps_term
+            - 0.25 * self.c_satisfaction[alive]
+        )
         if not self.drivers:
             hazard = np.zeros(alive.size)  # nobody churns: every customer buys at the same constant rate
         churned = alive[rng.random(alive.size) < np.clip(hazard, 0, 0.5)]
@@ -482,32 +525,40 @@ class Business:
         a_ts = np.minimum(a_ts, last_sec)
         anon_ids = self._ids("anon", n_anon, "A", 8)
         n_ev = own.size + a_owner.size
-        events = pd.DataFrame({
-            "event_id": self._ids("event", n_ev, "E", 10),
-            "event_at": np.concatenate([ts, a_ts]),
-            "event_type": np.concatenate([etype, np.full(a_owner.size, "page_view", dtype=object)]),
-            "customer_id": np.concatenate([cust_key[visitors][own], np.full(a_owner.size, None, dtype=object)]),
-            "anonymous_id": np.concatenate([np.full(own.size, None, dtype=object), anon_ids[a_owner]]),
-            "session_id": np.concatenate([sessions[own], np.array([f"S{d:04d}-A{i:07d}" for i in a_owner],
-                                                                  dtype=object)]),
-            "scene": np.concatenate([np.array(SCENES)[esc], np.full(a_owner.size, "content", dtype=object)]),
-            "channel": np.concatenate([channel_of[vis_channel][own],
-                                       channel_of[rng.integers(0, len(channel_of), n_anon)][a_owner]]),
-            "platform": np.concatenate([np.array(PLATFORMS)[rng.integers(0, 3, n_vis)][own],
-                                        np.array(PLATFORMS)[rng.integers(0, 3, n_anon)][a_owner]]),
-        })
+        events = pd.DataFrame(
+            {
+                "event_id": self._ids("event", n_ev, "E", 10),
+                "event_at": np.concatenate([ts, a_ts]),
+                "event_type": np.concatenate([etype, np.full(a_owner.size, "page_view", dtype=object)]),
+                "customer_id": np.concatenate([cust_key[visitors][own], np.full(a_owner.size, None, dtype=object)]),
+                "anonymous_id": np.concatenate([np.full(own.size, None, dtype=object), anon_ids[a_owner]]),
+                "session_id": np.concatenate(
+                    [sessions[own], np.array([f"S{d:04d}-A{i:07d}" for i in a_owner], dtype=object)]
+                ),
+                "scene": np.concatenate([np.array(SCENES)[esc], np.full(a_owner.size, "content", dtype=object)]),
+                "channel": np.concatenate(
+                    [channel_of[vis_channel][own], channel_of[rng.integers(0, len(channel_of), n_anon)][a_owner]]
+                ),
+                "platform": np.concatenate(
+                    [
+                        np.array(PLATFORMS)[rng.integers(0, 3, n_vis)][own],
+                        np.array(PLATFORMS)[rng.integers(0, 3, n_anon)][a_owner],
+                    ]
+                ),
+            }
+        )
         return events.sort_values(["event_at", "event_id"], kind="stable").reset_index(drop=True)
 
     def customers_truth(self) -> pd.DataFrame:
         """Ground truth per customer: latent engagement and the day churn happened (if it did)."""
         n = self.n
-        churn = [
-            (self.start + dt.timedelta(days=int(x))).isoformat() if x >= 0 else None for x in self.c_churn_day[:n]
-        ]
-        return pd.DataFrame({
-            "customer_id": self.keys[:n],
-            "acquisition_channel": np.array(CHANNELS)[self.c_channel[:n]],
-            "engagement": np.round(self.c_engagement[:n], 6),
-            "churned_on": churn,
-            "orders": self.c_orders[:n],
-        })
+        churn = [(self.start + dt.timedelta(days=int(x))).isoformat() if x >= 0 else None for x in self.c_churn_day[:n]]
+        return pd.DataFrame(
+            {
+                "customer_id": self.keys[:n],
+                "acquisition_channel": np.array(CHANNELS)[self.c_channel[:n]],
+                "engagement": np.round(self.c_engagement[:n], 6),
+                "churned_on": churn,
+                "orders": self.c_orders[:n],
+            }
+        )

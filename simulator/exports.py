@@ -33,12 +33,11 @@ class DefectRates:
     late_arrival: float = 0.02  # events of day D delivered in the file of D+1 or D+2
 
     @classmethod
-    def none(cls) -> "DefectRates":
+    def none(cls) -> DefectRates:
         return cls(**{f.name: 0.0 for f in fields(cls)})
 
     # Defects that the collection layer must quarantine (the others are valid variations).
-    QUARANTINED = ("duplicate", "malformed", "missing_required", "bad_timestamp", "unknown_category",
-                   "out_of_range")
+    QUARANTINED = ("duplicate", "malformed", "missing_required", "bad_timestamp", "unknown_category", "out_of_range")
 
 
 @dataclass(frozen=True)
@@ -53,14 +52,25 @@ class SourceSpec:
 
 
 SOURCES: dict[str, SourceSpec] = {
-    "orders": SourceSpec("csv", ("ordered_at", "recorded_at"), "product_id", ("order_channel", "tiktok_shop"),
-                         ("unit_price", "-5.00"), decimals=("unit_price", "discount_amount")),
+    "orders": SourceSpec(
+        "csv",
+        ("ordered_at", "recorded_at"),
+        "product_id",
+        ("order_channel", "tiktok_shop"),
+        ("unit_price", "-5.00"),
+        decimals=("unit_price", "discount_amount"),
+    ),
     "users": SourceSpec("csv", ("signed_up_at",), "customer_id", ("acquisition_channel", "tv_ads")),
     "events": SourceSpec("jsonl", ("event_at",), "event_type", ("channel", "tiktok"), late=True),
-    "marketing_spend": SourceSpec("csv", (), "campaign", ("channel", "radio"), ("clicks", "-3"),
-                                  decimals=("spend",)),
-    "products": SourceSpec("csv", (), "category", ("category", "toys"), ("list_price", "-1.00"),
-                           decimals=("list_price", "unit_cost", "promo_discount_pct")),
+    "marketing_spend": SourceSpec("csv", (), "campaign", ("channel", "radio"), ("clicks", "-3"), decimals=("spend",)),
+    "products": SourceSpec(
+        "csv",
+        (),
+        "category",
+        ("category", "toys"),
+        ("list_price", "-1.00"),
+        decimals=("list_price", "unit_cost", "promo_discount_pct"),
+    ),
     "inventory": SourceSpec("csv", (), "product_id", None, ("on_hand_units", "-7")),
     "nps_surveys": SourceSpec("csv", ("responded_at",), "customer_id", None, ("score", "11")),
     "support_tickets": SourceSpec("csv", ("created_at",), "customer_id", ("category", "lost_parcel")),
@@ -137,7 +147,7 @@ class ExportWriter:
             nonlocal cursor
             k = int(rng.binomial(n, rate)) if (allowed and n and rate > 0) else 0
             k = min(k, n - cursor)
-            rows = order[cursor:cursor + k]
+            rows = order[cursor : cursor + k]
             cursor += k
             if k:
                 counts[name] = k
@@ -146,8 +156,9 @@ class ExportWriter:
         ts_cols = list(spec.timestamps)
         for r in take("alt_timestamp_format", rates.alt_timestamp_format, bool(ts_cols)):
             for c in ts_cols:
-                text.iat[r, text.columns.get_loc(c)] = dt.datetime.strptime(text.iat[r, text.columns.get_loc(c)],
-                                                                            ISO).strftime(ALT)
+                text.iat[r, text.columns.get_loc(c)] = dt.datetime.strptime(
+                    text.iat[r, text.columns.get_loc(c)], ISO
+                ).strftime(ALT)
         for r in take("other_timezone", rates.other_timezone, bool(ts_cols)):
             for c in ts_cols:
                 t = dt.datetime.strptime(text.iat[r, text.columns.get_loc(c)], ISO) + dt.timedelta(hours=8)
@@ -216,7 +227,7 @@ def simulate(config: SimulationConfig, landing: Path, truth_dir: Path) -> dict:
     business = Business(config.start, config.end, config.seed, config.scale, drivers=config.drivers)
     writer = ExportWriter(landing, config.seed, config.defects)
     day = config.start
-    rows = {s: 0 for s in config.sources}
+    rows = dict.fromkeys(config.sources, 0)
     while day <= config.end:
         out = business.simulate_day(day)
         frames = {s: f for s, f in out.frames.items() if s in config.sources}
@@ -227,7 +238,8 @@ def simulate(config: SimulationConfig, landing: Path, truth_dir: Path) -> dict:
 
     truth_dir.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(writer.truth_rows, columns=["source", "file", "defect", "rows"]).to_csv(
-        truth_dir / "defects.csv", index=False, lineterminator="\n")
+        truth_dir / "defects.csv", index=False, lineterminator="\n"
+    )
     business.customers_truth().to_csv(truth_dir / "customers.csv", index=False, lineterminator="\n")
     manifest = {
         "start": config.start.isoformat(),
@@ -237,8 +249,12 @@ def simulate(config: SimulationConfig, landing: Path, truth_dir: Path) -> dict:
         "defect_rates": asdict(config.defects),
         "sources": list(config.sources),
         "experiments": [
-            {"experiment_id": e.experiment_id, "start": e.start.isoformat(), "end": e.end.isoformat(),
-             "true_relative_effect_on_checkout_conversion": e.relative_effect}
+            {
+                "experiment_id": e.experiment_id,
+                "start": e.start.isoformat(),
+                "end": e.end.isoformat(),
+                "true_relative_effect_on_checkout_conversion": e.relative_effect,
+            }
             for e in business.experiments
         ],
         "complaint_spike_days": business.complaint_spike_days,

@@ -14,8 +14,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ORDER_COLUMNS = ["order_line_id", "order_id", "customer_id", "ordered_at", "recorded_at", "status", "product_id",
-                 "quantity", "unit_price", "discount_amount", "order_channel", "original_line_id"]
+ORDER_COLUMNS = [
+    "order_line_id",
+    "order_id",
+    "customer_id",
+    "ordered_at",
+    "recorded_at",
+    "status",
+    "product_id",
+    "quantity",
+    "unit_price",
+    "discount_amount",
+    "order_channel",
+    "original_line_id",
+]
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -40,18 +52,20 @@ def load_orders(landing: Path) -> pd.DataFrame:
     raw = _read_csvs(landing / "orders", ORDER_COLUMNS)
     raw = raw.dropna(subset=["order_line_id", "status", "product_id", "quantity", "unit_price", "recorded_at"])
     raw = raw.drop_duplicates("order_line_id", keep="first")
-    out = pd.DataFrame({
-        "order_line_id": raw["order_line_id"],
-        "order_id": raw["order_id"],
-        "customer_id": raw["customer_id"],
-        "ordered_at": _utc(raw["ordered_at"]),
-        "recorded_at": _utc(raw["recorded_at"]),
-        "status": raw["status"],
-        "quantity": raw["quantity"].astype(int),
-        # Work in integer cents so sums are exact.
-        "price_cents": (raw["unit_price"].astype(float) * 100).round().astype(np.int64),
-        "discount_cents": (raw["discount_amount"].fillna("0").astype(float) * 100).round().astype(np.int64),
-    })
+    out = pd.DataFrame(
+        {
+            "order_line_id": raw["order_line_id"],
+            "order_id": raw["order_id"],
+            "customer_id": raw["customer_id"],
+            "ordered_at": _utc(raw["ordered_at"]),
+            "recorded_at": _utc(raw["recorded_at"]),
+            "status": raw["status"],
+            "quantity": raw["quantity"].astype(int),
+            # Work in integer cents so sums are exact.
+            "price_cents": (raw["unit_price"].astype(float) * 100).round().astype(np.int64),
+            "discount_cents": (raw["discount_amount"].fillna("0").astype(float) * 100).round().astype(np.int64),
+        }
+    )
     out = out.dropna(subset=["recorded_at"])  # a timestamp no format parses: not usable
     out["day"] = out["recorded_at"].dt.normalize()
     return out
@@ -104,15 +118,18 @@ def daily_kpis(orders: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
         refund=np.where(ret, -(orders["quantity"] * orders["price_cents"] - orders["discount_cents"]), 0),
     )
     o["net"] = o["gross"] - o["disc"] - o["refund"]
-    by_day = o.groupby("day").agg(gross=("gross", "sum"), disc=("disc", "sum"), refund=("refund", "sum"),
-                                  net=("net", "sum"))
+    by_day = o.groupby("day").agg(
+        gross=("gross", "sum"), disc=("disc", "sum"), refund=("refund", "sum"), net=("net", "sum")
+    )
     sales = o[sale]
     by_day["orders"] = sales.groupby("day")["order_id"].nunique()
     by_day["buyers"] = sales.dropna(subset=["customer_id"]).groupby("day")["customer_id"].nunique()
     by_day = by_day.fillna(0)
     # AOV in cents, rounded half up (exact decimal arithmetic, as money is rounded).
     by_day["aov"] = [
-        float((Decimal(int(s)) / Decimal(int(n)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) if n else np.nan
+        float((Decimal(int(s)) / Decimal(int(n)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        if n
+        else np.nan
         for s, n in zip(by_day["gross"] - by_day["disc"], by_day["orders"])
     ]
     known = sales.dropna(subset=["customer_id"])
@@ -142,8 +159,9 @@ def monthly_retention(orders: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def channel_cac_roas(orders: pd.DataFrame, events: pd.DataFrame, users: pd.DataFrame, spend: pd.DataFrame,
-                     channel: str) -> pd.DataFrame:
+def channel_cac_roas(
+    orders: pd.DataFrame, events: pd.DataFrame, users: pd.DataFrame, spend: pd.DataFrame, channel: str
+) -> pd.DataFrame:
     """Per day for one channel: spend, new customers (first touch), CAC, last-touch revenue and ROAS."""
     acq = users.set_index("customer_id")["acquisition_channel"]
     known = orders[(orders["status"] == "completed") & orders["customer_id"].notna()]
@@ -151,19 +169,34 @@ def channel_cac_roas(orders: pd.DataFrame, events: pd.DataFrame, users: pd.DataF
     new = first[first.index.map(lambda c: acq.get(c)) == channel].value_counts()
 
     ev = events.sort_values(["event_at", "event_id"])
-    sessions = ev.groupby("session_id").agg(customer_id=("customer_id", "max"), started_at=("event_at", "min"),
-                                            channel=("channel", "first"))
+    sessions = ev.groupby("session_id").agg(
+        customer_id=("customer_id", "max"), started_at=("event_at", "min"), channel=("channel", "first")
+    )
     sessions = sessions.dropna(subset=["customer_id"]).sort_values("started_at")
     sales = orders[orders["status"] == "completed"]
-    per_order = sales.assign(value=sales["quantity"] * sales["price_cents"] - sales["discount_cents"]).groupby(
-        "order_id").agg(customer_id=("customer_id", "first"), ordered_at=("ordered_at", "min"), day=("day", "first"),
-                        value=("value", "sum")).reset_index()
+    per_order = (
+        sales.assign(value=sales["quantity"] * sales["price_cents"] - sales["discount_cents"])
+        .groupby("order_id")
+        .agg(
+            customer_id=("customer_id", "first"),
+            ordered_at=("ordered_at", "min"),
+            day=("day", "first"),
+            value=("value", "sum"),
+        )
+        .reset_index()
+    )
     with_customer = per_order.dropna(subset=["customer_id"]).sort_values("ordered_at")
     with_customer["customer_id"] = with_customer["customer_id"].astype(object)
     sessions["customer_id"] = sessions["customer_id"].astype(object)
     sessions["channel"] = sessions["channel"].astype(object)
-    touched = pd.merge_asof(with_customer, sessions.rename(columns={"channel": "touch"}), left_on="ordered_at",
-                            right_on="started_at", by="customer_id", direction="backward")
+    touched = pd.merge_asof(
+        with_customer,
+        sessions.rename(columns={"channel": "touch"}),
+        left_on="ordered_at",
+        right_on="started_at",
+        by="customer_id",
+        direction="backward",
+    )
     too_old = touched["started_at"].dt.normalize() < touched["day"] - pd.Timedelta(days=6)
     touched.loc[too_old, "touch"] = None
     touched["touch"] = touched["touch"].fillna(touched["customer_id"].map(acq)).fillna("unknown")
@@ -174,7 +207,9 @@ def channel_cac_roas(orders: pd.DataFrame, events: pd.DataFrame, users: pd.DataF
     out["new_customers"] = new.reindex(out.index).fillna(0)
     out["revenue_last_touch"] = revenue.reindex(out.index).fillna(0)
     out["cac"] = [
-        float((Decimal(int(s)) / Decimal(int(n)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)) if n else np.nan
+        float((Decimal(int(s)) / Decimal(int(n)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        if n
+        else np.nan
         for s, n in zip(out["spend"], out["new_customers"])
     ]
     out["roas"] = out["revenue_last_touch"] / out["spend"]

@@ -33,9 +33,16 @@ T0 = pd.Timestamp("2026-02-01 10:00:00")
 
 
 # ------------------------------------------------------------------ statistics vs references
-@pytest.mark.parametrize("conv_t, n_t, conv_c, n_c", [
-    (60, 100, 50, 100), (312, 1000, 260, 1010), (5, 40, 9, 37), (1480, 2500, 1230, 2480), (0, 50, 3, 60),
-])
+@pytest.mark.parametrize(
+    "conv_t, n_t, conv_c, n_c",
+    [
+        (60, 100, 50, 100),
+        (312, 1000, 260, 1010),
+        (5, 40, 9, 37),
+        (1480, 2500, 1230, 2480),
+        (0, 50, 3, 60),
+    ],
+)
 def test_proportions_match_statsmodels(conv_t, n_t, conv_c, n_c):
     got = compare_proportions(conv_t, n_t, conv_c, n_c)
     z, p = proportions_ztest([conv_t, conv_c], [n_t, n_c])
@@ -66,12 +73,15 @@ def test_welch_matches_scipy(seed):
     assert got.ci == pytest.approx((ci.low, ci.high), rel=1e-9)
 
 
-@pytest.mark.parametrize("observed, planned", [
-    ({"control": 5000, "treatment": 5000}, None),
-    ({"control": 5120, "treatment": 4880}, None),
-    ({"control": 2900, "treatment": 7100}, {"control": 0.3, "treatment": 0.7}),
-    ({"control": 2900, "treatment": 7100}, None),
-])
+@pytest.mark.parametrize(
+    "observed, planned",
+    [
+        ({"control": 5000, "treatment": 5000}, None),
+        ({"control": 5120, "treatment": 4880}, None),
+        ({"control": 2900, "treatment": 7100}, {"control": 0.3, "treatment": 0.7}),
+        ({"control": 2900, "treatment": 7100}, None),
+    ],
+)
 def test_sample_ratio_matches_scipy_chisquare(observed, planned):
     chi2, p = sample_ratio_test(observed, planned)
     counts = [observed["control"], observed["treatment"]]
@@ -88,25 +98,31 @@ def test_sample_ratio_rejects_a_variant_without_a_planned_share():
 # ------------------------------------------------------------------ outcomes per user
 def test_conversion_counts_orders_inside_the_window_only():
     h = pd.Timedelta(hours=1)
-    assignments = pd.DataFrame([
-        ("exp", "treatment", "a", T0),           # buys 10 minutes later: converts
-        ("exp", "treatment", "a", T0 + 5 * h),   # re-exported later assignment: the first one counts
-        ("exp", "control", "b", T0),             # bought before assignment and 25 h after: no conversion
-        ("exp", "control", "c", T0),             # two orders inside the window
-        ("exp", "control", "d", T0),             # recorded in both variants: left out as a crossover
-        ("exp", "treatment", "d", T0),
-        ("exp", "control", "e", T0 + 200 * h),   # window not over at the end of the data: left out
-        ("other", "control", "a", T0 + 30 * h),  # the same customer in another experiment, after the order
-    ], columns=["experiment_id", "variant", "customer_id", "assigned_at"])
-    orders = pd.DataFrame([
-        ("a", T0 + pd.Timedelta(minutes=10), 30.0),
-        ("b", T0 - h, 99.0),
-        ("b", T0 + 25 * h, 45.0),
-        ("c", T0 + 2 * h, 10.0),
-        ("c", T0 + 23 * h, 15.5),
-        ("d", T0 + h, 20.0),
-        ("z", T0 + 210 * h, 1.0),  # the last order: the data ends here
-    ], columns=["customer_id", "ordered_at", "amount"])
+    assignments = pd.DataFrame(
+        [
+            ("exp", "treatment", "a", T0),  # buys 10 minutes later: converts
+            ("exp", "treatment", "a", T0 + 5 * h),  # re-exported later assignment: the first one counts
+            ("exp", "control", "b", T0),  # bought before assignment and 25 h after: no conversion
+            ("exp", "control", "c", T0),  # two orders inside the window
+            ("exp", "control", "d", T0),  # recorded in both variants: left out as a crossover
+            ("exp", "treatment", "d", T0),
+            ("exp", "control", "e", T0 + 200 * h),  # window not over at the end of the data: left out
+            ("other", "control", "a", T0 + 30 * h),  # the same customer in another experiment, after the order
+        ],
+        columns=["experiment_id", "variant", "customer_id", "assigned_at"],
+    )
+    orders = pd.DataFrame(
+        [
+            ("a", T0 + pd.Timedelta(minutes=10), 30.0),
+            ("b", T0 - h, 99.0),
+            ("b", T0 + 25 * h, 45.0),
+            ("c", T0 + 2 * h, 10.0),
+            ("c", T0 + 23 * h, 15.5),
+            ("d", T0 + h, 20.0),
+            ("z", T0 + 210 * h, 1.0),  # the last order: the data ends here
+        ],
+        columns=["customer_id", "ordered_at", "amount"],
+    )
     out, crossovers = user_outcomes(assignments, orders, dt.timedelta(hours=24))
     got = {(r.experiment_id, r.customer_id): (r.variant, bool(r.converted), r.revenue) for r in out.itertuples()}
     assert got == {
@@ -128,20 +144,23 @@ def _outcomes(experiment: str, arms: dict[str, tuple[int, int]], revenue: float 
     for variant, (users, conversions) in arms.items():
         for i in range(users):
             converted = i < conversions
-            rows.append((experiment, variant, f"{variant}{i}", T0, converted,
-                         revenue + (i % 7) if converted else 0.0))
-    return pd.DataFrame(rows, columns=["experiment_id", "variant", "customer_id", "assigned_at", "converted",
-                                       "revenue"])
+            rows.append((experiment, variant, f"{variant}{i}", T0, converted, revenue + (i % 7) if converted else 0.0))
+    return pd.DataFrame(
+        rows, columns=["experiment_id", "variant", "customer_id", "assigned_at", "converted", "revenue"]
+    )
 
 
-@pytest.mark.parametrize("arms, revenue, decision", [
-    ({"control": (2000, 500), "treatment": (2000, 620)}, 20.0, "ship"),
-    ({"control": (2000, 500), "treatment": (2000, 505)}, 20.0, "no_effect"),
-    ({"control": (2000, 620), "treatment": (2000, 500)}, 20.0, "harm"),
-    ({"control": (2300, 575), "treatment": (1700, 530)}, 20.0, "invalid_srm"),
-    ({"control": (60, 20), "treatment": (60, 30)}, 20.0, "insufficient_data"),
-    ({"control": (2000, 8), "treatment": (2000, 30)}, 20.0, "insufficient_data"),
-])
+@pytest.mark.parametrize(
+    "arms, revenue, decision",
+    [
+        ({"control": (2000, 500), "treatment": (2000, 620)}, 20.0, "ship"),
+        ({"control": (2000, 500), "treatment": (2000, 505)}, 20.0, "no_effect"),
+        ({"control": (2000, 620), "treatment": (2000, 500)}, 20.0, "harm"),
+        ({"control": (2300, 575), "treatment": (1700, 530)}, 20.0, "invalid_srm"),
+        ({"control": (60, 20), "treatment": (60, 30)}, 20.0, "insufficient_data"),
+        ({"control": (2000, 8), "treatment": (2000, 30)}, 20.0, "insufficient_data"),
+    ],
+)
 def test_decision_rules(arms, revenue, decision):
     results = analyse(_outcomes("exp", arms, revenue))
     treatment = results[~results["is_control"]].iloc[0]
@@ -158,22 +177,32 @@ def test_more_conversions_but_less_revenue_is_harm():
 
 
 def test_results_table_shape_and_planned_split():
-    outcomes = pd.concat([_outcomes("a", {"control": (300, 90), "treatment": (700, 240)}),
-                          _outcomes("b", {"control": (500, 100), "treatment": (500, 140)})])
+    outcomes = pd.concat(
+        [
+            _outcomes("a", {"control": (300, 90), "treatment": (700, 240)}),
+            _outcomes("b", {"control": (500, 100), "treatment": (500, 140)}),
+        ]
+    )
     config = AbConfig(planned_splits={"a": {"control": 0.3, "treatment": 0.7}})
     results = analyse(outcomes, config)
     assert list(results.columns) == list(RESULT_COLUMNS)
     assert list(zip(results["experiment_id"], results["variant"])) == [
-        ("a", "control"), ("a", "treatment"), ("b", "control"), ("b", "treatment")]
+        ("a", "control"),
+        ("a", "treatment"),
+        ("b", "control"),
+        ("b", "treatment"),
+    ]
     a = results[results["experiment_id"] == "a"].set_index("variant")
     assert a.loc["treatment", "planned_share"] == pytest.approx(0.7) and a.loc["control", "srm_p_value"] > 0.5
     assert a.loc["treatment", "users"] == 700 and a.loc["treatment", "conversions"] == 240
     assert a.loc["treatment", "revenue_per_user"] == pytest.approx(
-        outcomes.query("experiment_id == 'a' and variant == 'treatment'")["revenue"].mean())
+        outcomes.query("experiment_id == 'a' and variant == 'treatment'")["revenue"].mean()
+    )
     assert pd.isna(a.loc["control", "rel_lift"]) and pd.notna(a.loc["treatment", "rel_lift"])
     # Without the planned 30/70 split, the same counts are a sample-ratio mismatch.
-    assert analyse(outcomes).query("experiment_id == 'a' and variant == 'treatment'")["decision"].item() == \
-        "invalid_srm"
+    assert (
+        analyse(outcomes).query("experiment_id == 'a' and variant == 'treatment'")["decision"].item() == "invalid_srm"
+    )
 
 
 def test_write_results_replaces_the_table_in_one_transaction():
@@ -195,16 +224,24 @@ def test_a_warehouse_without_experiments_gets_an_empty_results_table():
     con = duckdb.connect()
     assert run_analysis(con).empty, "no staging models at all (a fresh warehouse)"
     con.execute("create schema staging; create schema intermediate")
-    con.execute("create table staging.stg_experiments__assignments (experiment_id varchar, variant varchar, "
-                "customer_id varchar, assigned_at timestamp)")
-    con.execute("create table intermediate.int_order_lines (customer_id varchar, order_id varchar, "
-                "ordered_at timestamp, net_amount decimal(18, 2), line_type varchar)")
+    con.execute(
+        "create table staging.stg_experiments__assignments (experiment_id varchar, variant varchar, "
+        "customer_id varchar, assigned_at timestamp)"
+    )
+    con.execute(
+        "create table intermediate.int_order_lines (customer_id varchar, order_id varchar, "
+        "ordered_at timestamp, net_amount decimal(18, 2), line_type varchar)"
+    )
     assert run_analysis(con).empty, "an orders-only deployment: the experiments source is empty"
     assert con.execute(f"select count(*) from {RESULTS_TABLE}").fetchone()[0] == 0
-    con.execute("insert into staging.stg_experiments__assignments values "
-                "('e', 'control', 'c1', '2026-01-01 10:00'), ('e', 'treatment', 'c2', '2026-01-01 10:00')")
-    con.execute("insert into intermediate.int_order_lines values ('c2', 'o1', '2026-01-01 10:20', 12.5, 'sale'), "
-                "('c9', 'o2', '2026-01-03 09:00', 3, 'sale'), ('c1', 'o3', '2026-01-01 10:30', 7, 'cancellation')")
+    con.execute(
+        "insert into staging.stg_experiments__assignments values "
+        "('e', 'control', 'c1', '2026-01-01 10:00'), ('e', 'treatment', 'c2', '2026-01-01 10:00')"
+    )
+    con.execute(
+        "insert into intermediate.int_order_lines values ('c2', 'o1', '2026-01-01 10:20', 12.5, 'sale'), "
+        "('c9', 'o2', '2026-01-03 09:00', 3, 'sale'), ('c1', 'o3', '2026-01-01 10:30', 7, 'cancellation')"
+    )
     results = run_analysis(con).set_index("variant")
     assert results.loc["treatment", "conversions"] == 1 and results.loc["control", "conversions"] == 0
     assert results.loc["treatment", "decision"] == "insufficient_data"
@@ -259,15 +296,16 @@ def test_platform_results_match_an_independent_computation(platform_results, ref
     assert len(platform_results) == 4, "two experiments, two variants each"
     for exp_id, ref in reference_counts.groupby("experiment_id"):
         got = platform_results[platform_results["experiment_id"] == exp_id].set_index("variant")
-        arms = {v: g for v, g in ref.groupby("variant")}
+        arms = dict(ref.groupby("variant"))
         for variant, g in arms.items():
             assert got.loc[variant, "users"] == len(g)
             assert got.loc[variant, "conversions"] == int(g["converted"].sum())
             assert got.loc[variant, "revenue_per_user"] == pytest.approx(g["revenue"].mean(), rel=1e-9)
         t, c = arms["treatment"], arms["control"]
         z, p = proportions_ztest([t["converted"].sum(), c["converted"].sum()], [len(t), len(c)])
-        low, high = confint_proportions_2indep(t["converted"].sum(), len(t), c["converted"].sum(), len(c),
-                                               method="log", compare="ratio")
+        low, high = confint_proportions_2indep(
+            t["converted"].sum(), len(t), c["converted"].sum(), len(c), method="log", compare="ratio"
+        )
         welch = stats.ttest_ind(t["revenue"], c["revenue"], equal_var=False)
         srm = stats.chisquare([len(c), len(t)])
         row = got.loc["treatment"]
@@ -310,17 +348,20 @@ def planted_results() -> pd.DataFrame:
     """Experiments with known effects on a simulated business (no exports, no warehouse): ~10 s."""
     start, end = dt.date(2026, 1, 1), dt.date(2026, 5, 30)
     business = Business(start, end, seed=23, scale=2.0)
-    business.experiments = [Experiment(name, start + dt.timedelta(days=7), end, effect)
-                            for name, effect in PLANTED.items()]
+    business.experiments = [
+        Experiment(name, start + dt.timedelta(days=7), end, effect) for name, effect in PLANTED.items()
+    ]
     assignments, orders = [], []
     day = start
     while day <= end:
         frames = business.simulate_day(day).frames
         assignments.append(frames["experiments"])
         lines = frames["orders"].query("status == 'completed' and customer_id.notna()")
-        orders.append(lines.assign(amount=lines["quantity"] * lines["unit_price"] - lines["discount_amount"])
-                      .groupby(["customer_id", "order_id"], as_index=False)
-                      .agg(ordered_at=("ordered_at", "min"), amount=("amount", "sum")))
+        orders.append(
+            lines.assign(amount=lines["quantity"] * lines["unit_price"] - lines["discount_amount"])
+            .groupby(["customer_id", "order_id"], as_index=False)
+            .agg(ordered_at=("ordered_at", "min"), amount=("amount", "sum"))
+        )
         day += dt.timedelta(days=1)
     outcomes, crossovers = user_outcomes(pd.concat(assignments), pd.concat(orders), dt.timedelta(hours=24))
     return analyse(outcomes, AbConfig(), crossovers).query("not is_control").set_index("experiment_id")

@@ -15,7 +15,7 @@ from tests.conftest import MONTH_END, MONTH_START
 def test_accounting_identity_and_quarantine_match_ground_truth(sim_month, contracts, tmp_path):
     landing, lake = sim_month / "landing", tmp_path / "lake"
     truth = pd.read_csv(sim_month / "ground_truth" / "defects.csv")
-    expected_bad = (truth[truth["defect"].isin(DefectRates.QUARANTINED)].groupby("file")["rows"].sum())
+    expected_bad = truth[truth["defect"].isin(DefectRates.QUARANTINED)].groupby("file")["rows"].sum()
     checked = 0
     day = MONTH_START
     while day <= MONTH_END:
@@ -30,8 +30,9 @@ def test_accounting_identity_and_quarantine_match_ground_truth(sim_month, contra
                 want = int(expected_bad.get(f"{source}/{f.file}", 0))
                 assert f.rows_quarantined == want, f"{source}/{f.file}: {result.reasons}"
                 checked += 1
-            on_disk = duckdb.sql(f"select (select count(*) from '{result.raw_path}'), "
-                                 f"(select count(*) from '{result.quarantine_path}')").fetchall()[0]
+            on_disk = duckdb.sql(
+                f"select (select count(*) from '{result.raw_path}'), (select count(*) from '{result.quarantine_path}')"
+            ).fetchall()[0]
             assert on_disk == (result.rows_loaded, result.rows_quarantined)
         day += dt.timedelta(days=1)
     assert checked == 9 * 31

@@ -12,8 +12,8 @@ import base64
 import datetime as dt
 import decimal
 import math
-import re
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -36,16 +36,22 @@ from api.app import MAX_PAGE, create_app
 from api.keys import KeyConfigError, load_key_file, mask, parse_keys
 from core.service.snapshot import publish_snapshot
 
-KEYS = parse_keys("kpis-key-0001:kpis;cust-key-0001:customers;dash-key-0001:dashboard;"
-                  "all-key-000001:*")
+KEYS = parse_keys("kpis-key-0001:kpis;cust-key-0001:customers;dash-key-0001:dashboard;all-key-000001:*")
 KPIS, CUSTOMERS, DASHBOARD, ALL = "kpis-key-0001", "cust-key-0001", "dash-key-0001", "all-key-000001"
 
 # Every data endpoint and the scope it needs.
 ENDPOINTS = [
-    ("/v1/kpis/daily", "kpis"), ("/v1/kpis/monthly", "kpis"), ("/v1/kpis/channels", "kpis"),
-    ("/v1/kpis/retention", "kpis"), ("/v1/segments/sizes", "customers"), ("/v1/segments/moves", "customers"),
-    ("/v1/customers/{customer}", "customers"), ("/v1/forecasts/demand", "forecasts"),
-    ("/v1/experiments", "experiments"), ("/v1/alerts", "alerts"), ("/dashboard", "dashboard"),
+    ("/v1/kpis/daily", "kpis"),
+    ("/v1/kpis/monthly", "kpis"),
+    ("/v1/kpis/channels", "kpis"),
+    ("/v1/kpis/retention", "kpis"),
+    ("/v1/segments/sizes", "customers"),
+    ("/v1/segments/moves", "customers"),
+    ("/v1/customers/{customer}", "customers"),
+    ("/v1/forecasts/demand", "forecasts"),
+    ("/v1/experiments", "experiments"),
+    ("/v1/alerts", "alerts"),
+    ("/dashboard", "dashboard"),
 ]
 
 
@@ -56,8 +62,12 @@ def _add_model_outputs(path: Path) -> None:
     """Model outputs in their documented columns, where the application layer has not written them."""
     con = duckdb.connect(str(path))
     con.execute("create schema if not exists application")
-    present = {t for (t,) in con.execute("select table_name from information_schema.tables "
-                                         "where table_schema = 'application'").fetchall()}
+    present = {
+        t
+        for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'application'"
+        ).fetchall()
+    }
     if "churn_risk_scores" not in present:
         con.execute("""create table application.churn_risk_scores as
             select customer_id, round(0.01 * (row_number() over (order by customer_id) % 100) + 0.001 * g, 4)
@@ -123,9 +133,11 @@ def running(app) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def api(published) -> Iterator[httpx.Client]:
-    with running(create_app(published["serving"] / "serving.duckdb", KEYS)) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            yield client
+    with (
+        running(create_app(published["serving"] / "serving.duckdb", KEYS)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        yield client
 
 
 def direct(published: dict, sql: str, params: list | None = None) -> list[dict]:
@@ -180,56 +192,81 @@ def all_pages(api: httpx.Client, path: str, page_size: int, key: str = ALL, **pa
 def test_daily_and_monthly_kpis_match_the_snapshot(api, published):
     start, end = "2025-12-01", "2026-02-28"
     got = all_pages(api, "/v1/kpis/daily", 25, start=start, end=end)
-    want = direct(published, "select * from marts.kpi_daily where kpi_date between ? and ? order by kpi_date",
-                  [start, end])
+    want = direct(
+        published, "select * from marts.kpi_daily where kpi_date between ? and ? order by kpi_date", [start, end]
+    )
     assert len(want) >= 80 and got == want
     kpi = direct(published, "select kpi from marts.kpi_monthly order by kpi limit 1")[0]["kpi"]
     got = all_pages(api, "/v1/kpis/monthly", MAX_PAGE, key=KPIS, kpi=kpi, start="2025-11-01")
-    want = direct(published, "select * from marts.kpi_monthly where kpi = ? and kpi_month >= date '2025-11-01' "
-                             "order by kpi_month", [kpi])
+    want = direct(
+        published,
+        "select * from marts.kpi_monthly where kpi = ? and kpi_month >= date '2025-11-01' order by kpi_month",
+        [kpi],
+    )
     assert len(want) >= 4 and got == want
 
 
 def test_channel_kpis_and_retention_cohorts_match_the_snapshot(api, published):
-    channel = direct(published, "select channel from marts.kpi_channel_daily group by 1 order by count(*) desc "
-                                "limit 1")[0]["channel"]
+    channel = direct(
+        published, "select channel from marts.kpi_channel_daily group by 1 order by count(*) desc limit 1"
+    )[0]["channel"]
     got = all_pages(api, "/v1/kpis/channels", 40, channel=channel, start="2026-01-01", end="2026-03-31")
-    want = direct(published, "select * from marts.kpi_channel_daily where channel = ? and kpi_date >= '2026-01-01' "
-                             "and kpi_date <= '2026-03-31' order by kpi_date", [channel])
+    want = direct(
+        published,
+        "select * from marts.kpi_channel_daily where channel = ? and kpi_date >= '2026-01-01' "
+        "and kpi_date <= '2026-03-31' order by kpi_date",
+        [channel],
+    )
     assert len(want) > 30 and got == want
     got = all_pages(api, "/v1/kpis/retention", 50, grain="month")
-    want = direct(published, "select * from marts.kpi_retention_cohorts where cohort_grain = 'month' "
-                             "order by cohort_start, periods_since")
+    want = direct(
+        published,
+        "select * from marts.kpi_retention_cohorts where cohort_grain = 'month' order by cohort_start, periods_since",
+    )
     assert len(want) > 5 and got == want
 
 
 def test_segment_sizes_and_moves_match_the_snapshot(api, published):
     start, end = "2026-03-01", "2026-03-31"
     got = all_pages(api, "/v1/segments/sizes", 33, key=CUSTOMERS, start=start, end=end)
-    want = direct(published, "select segment_date, lifecycle_stage, count(*) as customers from marts.segment_daily "
-                             "where segment_date between ? and ? group by segment_date, lifecycle_stage "
-                             "order by segment_date, lifecycle_stage", [start, end])
+    want = direct(
+        published,
+        "select segment_date, lifecycle_stage, count(*) as customers from marts.segment_daily "
+        "where segment_date between ? and ? group by segment_date, lifecycle_stage "
+        "order by segment_date, lifecycle_stage",
+        [start, end],
+    )
     assert len(want) > 60 and got == want
     got = all_pages(api, "/v1/segments/moves", 17, start=start, end=end, to_stage="at_risk")
-    want = direct(published, "select segment_date, previous_stage as from_stage, lifecycle_stage as to_stage, "
-                             "count(*) as customers from marts.segment_daily where changed and "
-                             "lifecycle_stage = 'at_risk' and segment_date between ? and ? "
-                             "group by 1, 2, 3 order by 1, 2, 3", [start, end])
+    want = direct(
+        published,
+        "select segment_date, previous_stage as from_stage, lifecycle_stage as to_stage, "
+        "count(*) as customers from marts.segment_daily where changed and "
+        "lifecycle_stage = 'at_risk' and segment_date between ? and ? "
+        "group by 1, 2, 3 order by 1, 2, 3",
+        [start, end],
+    )
     assert len(want) > 5 and got == want
 
 
 def test_customer_profile_with_the_latest_churn_score(api, published):
-    customer = direct(published, "select s.customer_id from application.churn_risk_scores s join "
-                                 "marts.user_profile p using (customer_id) order by p.net_revenue desc nulls last "
-                                 "limit 1")[0]["customer_id"]
+    customer = direct(
+        published,
+        "select s.customer_id from application.churn_risk_scores s join "
+        "marts.user_profile p using (customer_id) order by p.net_revenue desc nulls last "
+        "limit 1",
+    )[0]["customer_id"]
     response = get(api, f"/v1/customers/{customer}", key=CUSTOMERS)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["profile"] == direct(published, "select * from marts.user_profile where customer_id = ?",
-                                     [customer])[0]
-    latest = direct(published, "select * from application.churn_risk_scores where customer_id = ? "
-                               "and scored_at = (select max(scored_at) from application.churn_risk_scores "
-                               "where customer_id = ?)", [customer, customer])
+    assert body["profile"] == direct(published, "select * from marts.user_profile where customer_id = ?", [customer])[0]
+    latest = direct(
+        published,
+        "select * from application.churn_risk_scores where customer_id = ? "
+        "and scored_at = (select max(scored_at) from application.churn_risk_scores "
+        "where customer_id = ?)",
+        [customer, customer],
+    )
     assert body["churn_risk"] == latest[0] and body["churn_risk_source"] == "application.churn_risk_scores"
     assert {"lifecycle_stage", "rfm_segment", "r_score", "f_score", "m_score"} <= set(body["profile"])
     missing = get(api, "/v1/customers/NO-SUCH-CUSTOMER", key=CUSTOMERS)
@@ -239,10 +276,14 @@ def test_customer_profile_with_the_latest_churn_score(api, published):
 def test_forecasts_experiments_and_alerts_match_the_snapshot(api, published):
     product = direct(published, "select min(product_id) as p from application.demand_forecast")[0]["p"]
     got = all_pages(api, "/v1/forecasts/demand", 10, product_id=product, start="2026-04-03", end="2026-04-20")
-    want = direct(published, "select * from application.demand_forecast where product_id = ? and "
-                             "forecast_date between '2026-04-03' and '2026-04-20' and generated_at = "
-                             "(select max(generated_at) from application.demand_forecast where product_id = ?) "
-                             "order by forecast_date", [product, product])
+    want = direct(
+        published,
+        "select * from application.demand_forecast where product_id = ? and "
+        "forecast_date between '2026-04-03' and '2026-04-20' and generated_at = "
+        "(select max(generated_at) from application.demand_forecast where product_id = ?) "
+        "order by forecast_date",
+        [product, product],
+    )
     assert len(want) >= 10 and got == want
     got = all_pages(api, "/v1/experiments", 3)
     want = direct(published, "select * from application.ab_test_results")
@@ -291,7 +332,7 @@ def test_health_and_openapi_need_no_key(api, published):
     assert health.status_code == 200
     meta = direct(published, "select published_at from meta.snapshot")[0]
     published_at = dt.datetime.fromisoformat(health.json()["published_at"])
-    assert published_at == dt.datetime.fromisoformat(meta["published_at"]).replace(tzinfo=dt.timezone.utc)
+    assert published_at == dt.datetime.fromisoformat(meta["published_at"]).replace(tzinfo=dt.UTC)
     assert 0 <= health.json()["age_seconds"] < 3600
     spec = api.get("/openapi.json")
     assert spec.status_code == 200
@@ -326,12 +367,22 @@ def test_python_m_api_serves_with_keys_from_a_yaml_file_and_never_logs_them(publ
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "DMP_API_SNAPSHOT": str(published["serving"] / "serving.duckdb"),
-           "DMP_API_KEYS_FILE": str(keys_file), "DMP_API_HOST": "127.0.0.1", "DMP_API_PORT": str(port)}
+    env = {
+        **os.environ,
+        "DMP_API_SNAPSHOT": str(published["serving"] / "serving.duckdb"),
+        "DMP_API_KEYS_FILE": str(keys_file),
+        "DMP_API_HOST": "127.0.0.1",
+        "DMP_API_PORT": str(port),
+    }
     log = tmp_path / "api.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "api"], cwd=Path(__file__).resolve().parent.parent, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         url, deadline = f"http://127.0.0.1:{port}", time.time() + 60
         while True:
@@ -355,17 +406,21 @@ def test_python_m_api_serves_with_keys_from_a_yaml_file_and_never_logs_them(publ
 
 def test_key_configuration_is_parsed_and_checked(tmp_path):
     assert parse_keys(" key-one-123:kpis, customers ; key-two-456:* ;") == {
-        "key-one-123": frozenset({"kpis", "customers"}), "key-two-456": frozenset({"*"})}
+        "key-one-123": frozenset({"kpis", "customers"}),
+        "key-two-456": frozenset({"*"}),
+    }
     listed = tmp_path / "keys.yaml"
     listed.write_text("keys:\n  - {key: list-key-0001, scopes: [alerts]}\n")
     assert load_key_file(listed) == {"list-key-0001": frozenset({"alerts"})}
-    for bad, message in [("short:kpis", "shorter than 8"), ("long-enough-key:kpis,sales", "unknown scopes"),
-                         ("long-enough-key", "no ':<scopes>'")]:
+    for bad, message in [
+        ("short:kpis", "shorter than 8"),
+        ("long-enough-key:kpis,sales", "unknown scopes"),
+        ("long-enough-key", "no ':<scopes>'"),
+    ]:
         with pytest.raises(KeyConfigError, match=message) as failure:
             parse_keys(bad)
         assert "long-enough-key" not in str(failure.value), "errors mask the key too"
     assert mask("abcdefghijkl") == "ab…(12 chars)"
-
 
 
 @pytest.mark.parametrize("path,scope", ENDPOINTS)
@@ -383,20 +438,23 @@ def test_every_data_endpoint_needs_a_key_with_its_scope(api, published, path, sc
     assert bearer.status_code in (200, 404 if path == "/dashboard" else 200)
 
 
-@pytest.mark.parametrize("path,params,parameter", [
-    ("/v1/kpis/daily", {"limit": MAX_PAGE + 1}, "limit"),
-    ("/v1/kpis/daily", {"limit": 0}, "limit"),
-    ("/v1/kpis/daily", {"offset": -1}, "offset"),
-    ("/v1/kpis/daily", {"start": "2026-13-01"}, "start"),
-    ("/v1/kpis/daily", {"start": "2026-03-01", "end": "2026-02-01"}, "start"),
-    ("/v1/kpis/monthly", {"end": "yesterday"}, "end"),
-    ("/v1/kpis/retention", {"grain": "year"}, "grain"),
-    ("/v1/kpis/channels", {"channel": "x" * 500}, "channel"),
-    ("/v1/segments/sizes", {"limit": "ten"}, "limit"),
-    ("/v1/alerts", {"level": "purple"}, "level"),
-    ("/v1/alerts", {"since": "not-a-time"}, "since"),
-    ("/v1/forecasts/demand", {"start": "2026-04-09", "end": "2026-04-01"}, "start"),
-])
+@pytest.mark.parametrize(
+    "path,params,parameter",
+    [
+        ("/v1/kpis/daily", {"limit": MAX_PAGE + 1}, "limit"),
+        ("/v1/kpis/daily", {"limit": 0}, "limit"),
+        ("/v1/kpis/daily", {"offset": -1}, "offset"),
+        ("/v1/kpis/daily", {"start": "2026-13-01"}, "start"),
+        ("/v1/kpis/daily", {"start": "2026-03-01", "end": "2026-02-01"}, "start"),
+        ("/v1/kpis/monthly", {"end": "yesterday"}, "end"),
+        ("/v1/kpis/retention", {"grain": "year"}, "grain"),
+        ("/v1/kpis/channels", {"channel": "x" * 500}, "channel"),
+        ("/v1/segments/sizes", {"limit": "ten"}, "limit"),
+        ("/v1/alerts", {"level": "purple"}, "level"),
+        ("/v1/alerts", {"since": "not-a-time"}, "since"),
+        ("/v1/forecasts/demand", {"start": "2026-04-09", "end": "2026-04-01"}, "start"),
+    ],
+)
 def test_invalid_parameters_answer_422_naming_the_parameter(api, path, params, parameter):
     response = get(api, path, **params)
     assert response.status_code == 422, response.text
@@ -419,12 +477,34 @@ def test_page_size_is_capped_and_pages_are_disjoint_and_complete(api, published)
 # --- hostile input -------------------------------------------------------------------------------------
 
 HOSTILE = st.one_of(
-    st.sampled_from([
-        "' or '1'='1", "' or 1=1 --", "'; drop table marts.kpi_daily; --", "\" or \"\"=\"", "1) or (1=1",
-        "x' union select * from ops.alerts --", "%", "_", "*", "\\", "''", "' ; attach '/etc/passwd' as p; --",
-        "$1", "?", "null", "NULL", "0x00", "\u0000", "Robert'); DROP TABLE students;--", "🙂' or '🙂'='🙂",
-        "paid_search' or channel <> '", "2026-01-01' or '1'='1", "../../etc/passwd", "%27%20or%201%3D1",
-    ]),
+    st.sampled_from(
+        [
+            "' or '1'='1",
+            "' or 1=1 --",
+            "'; drop table marts.kpi_daily; --",
+            '" or ""="',
+            "1) or (1=1",
+            "x' union select * from ops.alerts --",
+            "%",
+            "_",
+            "*",
+            "\\",
+            "''",
+            "' ; attach '/etc/passwd' as p; --",
+            "$1",
+            "?",
+            "null",
+            "NULL",
+            "0x00",
+            "\u0000",
+            "Robert'); DROP TABLE students;--",
+            "🙂' or '🙂'='🙂",
+            "paid_search' or channel <> '",
+            "2026-01-01' or '1'='1",
+            "../../etc/passwd",
+            "%27%20or%201%3D1",
+        ]
+    ),
     st.text(min_size=1, max_size=40),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=100, max_size=3000),
     st.builds(lambda a, b: a + "'" + b, st.text(max_size=10), st.text(max_size=10)),
@@ -432,10 +512,14 @@ HOSTILE = st.one_of(
 
 # (path, text parameter, the field every returned row must equal it in)
 TEXT_PARAMETERS = [
-    ("/v1/kpis/monthly", "kpi", "kpi"), ("/v1/kpis/channels", "channel", "channel"),
-    ("/v1/segments/sizes", "stage", "lifecycle_stage"), ("/v1/segments/moves", "from_stage", "from_stage"),
-    ("/v1/segments/moves", "to_stage", "to_stage"), ("/v1/forecasts/demand", "product_id", "product_id"),
-    ("/v1/experiments", "experiment_id", "experiment_id"), ("/v1/alerts", "asset", "asset"),
+    ("/v1/kpis/monthly", "kpi", "kpi"),
+    ("/v1/kpis/channels", "channel", "channel"),
+    ("/v1/segments/sizes", "stage", "lifecycle_stage"),
+    ("/v1/segments/moves", "from_stage", "from_stage"),
+    ("/v1/segments/moves", "to_stage", "to_stage"),
+    ("/v1/forecasts/demand", "product_id", "product_id"),
+    ("/v1/experiments", "experiment_id", "experiment_id"),
+    ("/v1/alerts", "asset", "asset"),
 ]
 LEGIT = {
     "start": lambda v: bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)),
@@ -446,9 +530,15 @@ LEGIT = {
     "level": lambda v: v in ("red", "yellow", "blue"),
     "since": lambda v: bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-][\d:]+)?", v)),
 }
-OTHER_PARAMETERS = [("/v1/kpis/daily", "start"), ("/v1/kpis/daily", "end"), ("/v1/kpis/daily", "limit"),
-                    ("/v1/kpis/daily", "offset"), ("/v1/kpis/retention", "grain"), ("/v1/alerts", "level"),
-                    ("/v1/alerts", "since")]
+OTHER_PARAMETERS = [
+    ("/v1/kpis/daily", "start"),
+    ("/v1/kpis/daily", "end"),
+    ("/v1/kpis/daily", "limit"),
+    ("/v1/kpis/daily", "offset"),
+    ("/v1/kpis/retention", "grain"),
+    ("/v1/alerts", "level"),
+    ("/v1/alerts", "since"),
+]
 
 
 @settings(max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -507,8 +597,9 @@ def test_a_snapshot_swap_under_32_concurrent_requests_fails_none_and_shows_the_n
             while not stop.is_set():
                 try:
                     response = client.get("/v1/kpis/daily", params={"start": day, "end": day})
-                    value = round(response.json()["items"][0]["net_revenue"], 2) \
-                        if response.status_code == 200 else None
+                    value = (
+                        round(response.json()["items"][0]["net_revenue"], 2) if response.status_code == 200 else None
+                    )
                 except Exception as exc:  # a dropped connection is a failure too
                     response, value = None, repr(exc)
                 with lock:
@@ -528,8 +619,10 @@ def test_a_snapshot_swap_under_32_concurrent_requests_fails_none_and_shows_the_n
     assert len(statuses) > 64 and failed == [], failed[:5]
     assert seen == {round(before, 2), round(before + 1000, 2)}, "the old snapshot before the swap, the new after"
     after = get(api, "/v1/kpis/daily", start=day, end=day).json()["items"][0]["net_revenue"]
-    assert after == direct(published, "select net_revenue from marts.kpi_daily where kpi_date = ?",
-                           [day])[0]["net_revenue"]
+    assert (
+        after
+        == direct(published, "select net_revenue from marts.kpi_daily where kpi_date = ?", [day])[0]["net_revenue"]
+    )
     assert round(after, 2) == round(before + 1000, 2)
     health = api.get("/health").json()
     assert health["published_at"] > before_health["published_at"]

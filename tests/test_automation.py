@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 
 import dagster as dg
 
-from orchestration.definitions import build_definitions
 from core.settings import Settings
+from orchestration.definitions import build_definitions
 
 
 def _defs(tmp_path, **kwargs) -> tuple[Settings, dg.Definitions]:
-    settings = Settings(data_dir=tmp_path / "data", landing_dir=tmp_path / "landing",
-                        partitions_start=dt.date(2026, 1, 1), demo_start=dt.date(2026, 1, 1),
-                        demo_end=dt.date(2026, 1, 31), **kwargs)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        landing_dir=tmp_path / "landing",
+        partitions_start=dt.date(2026, 1, 1),
+        demo_start=dt.date(2026, 1, 1),
+        demo_end=dt.date(2026, 1, 31),
+        **kwargs,
+    )
     return settings, build_definitions(settings)
 
 
@@ -74,20 +78,27 @@ def test_daily_schedule_runs_yesterday_in_the_configured_timezone(tmp_path):
     assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "Asia/Shanghai"
     # 02:00 in Shanghai on 10 March is 18:00 UTC on 9 March: the last complete UTC day is 8 March.
     when = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    request = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())).run_requests[0]
+    request = schedule.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+    ).run_requests[0]
     assert request.partition_key == "2026-03-08" and request.run_key == "daily:2026-03-08"
-    early = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.timezone.utc)
-    assert not schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=early, repository_def=defs.get_repository_def())).run_requests
+    early = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
+    assert not schedule.evaluate_tick(
+        dg.build_schedule_context(scheduled_execution_time=early, repository_def=defs.get_repository_def())
+    ).run_requests
 
 
 def test_runs_the_platform_starts_itself_use_the_configured_executor(tmp_path):
     settings, defs = _defs(tmp_path)
     in_process = {"execution": {"config": {"in_process": {}}}}
     daily = defs.resolve_schedule_def("daily_platform_schedule")
-    when = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2026, 3, 10, 3, 0, tzinfo=dt.UTC)
     context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
     assert daily.evaluate_tick(context).run_requests[0].run_config == in_process
-    assert defs.resolve_schedule_def("weekly_model_training").evaluate_tick(context).run_requests[0].run_config == in_process
+    assert (
+        defs.resolve_schedule_def("weekly_model_training").evaluate_tick(context).run_requests[0].run_config
+        == in_process
+    )
     _land(settings, "orders", "2026-02-01")
     requests, _ = _tick(defs.resolve_sensor_def("landing_zone_sensor"), None, defs)
     assert [r.run_config for r in requests] == [in_process]
@@ -95,7 +106,12 @@ def test_runs_the_platform_starts_itself_use_the_configured_executor(tmp_path):
     dg.validate_run_config(defs.resolve_job_def("platform_daily"), in_process)
 
     _, defs = _defs(tmp_path / "multi", executor="multiprocess")
-    run_config = defs.resolve_schedule_def("daily_platform_schedule").evaluate_tick(
-        dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
-    ).run_requests[0].run_config
+    run_config = (
+        defs.resolve_schedule_def("daily_platform_schedule")
+        .evaluate_tick(
+            dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+        )
+        .run_requests[0]
+        .run_config
+    )
     assert run_config == {"execution": {"config": {"multiprocess": {}}}}

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from core.collection.contracts import ContractError, load_contract, load_contracts
 from core.collection import FileProblem, MissingSource, collect_partition
+from core.collection.contracts import ContractError, load_contract, load_contracts
 from tests.conftest import CONTRACTS, PROJECT_ROOT
 
 DAY = dt.date(2026, 2, 10)
@@ -99,8 +99,10 @@ def test_each_rule_quarantines_its_row_with_its_reason(shipments):
     assert result.rows_loaded == 2
     assert result.rows_quarantined == len(BAD_ROWS)
 
-    rows = duckdb.sql(f"select shipment_id, shipped_at, parcels, weight_kg, insured "
-                      f"from '{lake}/raw/shipments/*/*.parquet' order by 1").fetchall()
+    rows = duckdb.sql(
+        f"select shipment_id, shipped_at, parcels, weight_kg, insured "
+        f"from '{lake}/raw/shipments/*/*.parquet' order by 1"
+    ).fetchall()
     assert rows[0] == ("S1", dt.datetime(2026, 2, 10, 8, 0), 2, pytest.approx(1.25), True)
     # +08:00 is converted to UTC; empty optional fields are null.
     assert rows[1] == ("S2", dt.datetime(2026, 2, 9, 15, 30), None, None, None)
@@ -110,7 +112,8 @@ def test_null_tokens_value_codes_and_timezone_from_a_mapping(shipments, tmp_path
     contract, landing, lake = shipments
     mapping = tmp_path / "mappings" / "shipments.yaml"
     mapping.parent.mkdir()
-    mapping.write_text(textwrap.dedent("""
+    mapping.write_text(
+        textwrap.dedent("""
         mapping:
           delimiter: "|"
           null_tokens: ["", "n/a"]
@@ -118,12 +121,14 @@ def test_null_tokens_value_codes_and_timezone_from_a_mapping(shipments, tmp_path
           timestamp_formats: ["%d.%m.%Y %H:%M"]
           columns: {shipment_id: id, shipped_at: ts}
           values: {carrier: {SF-EXPRESS: sf}}
-    """))
+    """)
+    )
     contract = load_contract(contract.path, mapping)
     _write(landing, "id|ts|carrier|parcels\nS1|10.02.2026 09:00|SF-EXPRESS|n/a\n")
     collect_partition(contract, DAY, landing, lake)
-    row = duckdb.sql(f"select shipment_id, shipped_at, carrier, parcels, weight_kg "
-                     f"from '{lake}/raw/shipments/*/*.parquet'").fetchall()[0]
+    row = duckdb.sql(
+        f"select shipment_id, shipped_at, carrier, parcels, weight_kg from '{lake}/raw/shipments/*/*.parquet'"
+    ).fetchall()[0]
     assert row == ("S1", dt.datetime(2026, 2, 10, 1, 0), "sf", None, None)
 
 
@@ -132,11 +137,17 @@ def test_null_tokens_value_codes_and_timezone_from_a_mapping(shipments, tmp_path
     [
         (b"", "empty (0 bytes)", "re-export"),
         ((HEADER + "\n" + GOOD).encode(), "truncated", "re-export"),
-        ((HEADER.replace(",", ";") + "\n" + GOOD.replace(",", ";") + "\n").encode(), "looks ';'-delimited",
-         "mapping.delimiter"),
+        (
+            (HEADER.replace(",", ";") + "\n" + GOOD.replace(",", ";") + "\n").encode(),
+            "looks ';'-delimited",
+            "mapping.delimiter",
+        ),
         (b"shipment_id,carrier\nS1,sf\n", "required column(s) ['shipped_at'] are missing", "mapping.columns"),
-        ((HEADER + "\n" + GOOD + "\n").encode() + b"S2,2026-02-10 08:00:00,\xff\xfe,1,1.0,true,2026-02-10\n",
-         "not valid utf-8", "mapping.encoding"),
+        (
+            (HEADER + "\n" + GOOD + "\n").encode() + b"S2,2026-02-10 08:00:00,\xff\xfe,1,1.0,true,2026-02-10\n",
+            "not valid utf-8",
+            "mapping.encoding",
+        ),
     ],
     ids=["empty", "truncated", "wrong-delimiter", "missing-required-column", "undecodable-bytes"],
 )
@@ -180,10 +191,13 @@ def test_missing_required_source_and_missing_optional_source(contracts, tmp_path
 def test_jsonl_malformed_lines_and_non_objects_are_quarantined(contracts, tmp_path):
     landing = tmp_path / "landing"
     (landing / "events").mkdir(parents=True)
-    good = ('{"event_id": "E1", "event_at": "2026-02-10 10:00:00", "event_type": "page_view", '
-            '"session_id": "S1", "scene": "content"}')
+    good = (
+        '{"event_id": "E1", "event_at": "2026-02-10 10:00:00", "event_type": "page_view", '
+        '"session_id": "S1", "scene": "content"}'
+    )
     (landing / "events" / f"{DAY}.jsonl").write_text(
-        "\n".join([good, '{"event_id": "E2", "event_at": "2026', "[1, 2]", "", good]) + "\n")
+        "\n".join([good, '{"event_id": "E2", "event_at": "2026', "[1, 2]", "", good]) + "\n"
+    )
     result = collect_partition(contracts["events"], DAY, landing, tmp_path / "lake")
     assert (result.rows_read, result.rows_loaded) == (4, 1)
     assert result.reasons == {"malformed": 2, "duplicate": 1}
@@ -206,11 +220,14 @@ def test_jsonl_values_are_taken_as_text_trimmed_and_null_tokens_cleared(contract
     result = collect_partition(contracts["events"], DAY, landing, tmp_path / "lake")
     assert (result.rows_read, result.rows_loaded) == (3, 1)
     assert result.reasons == {"malformed": 1, "missing_required:session_id": 1}
-    row = duckdb.sql(f"select event_id, event_type, session_id, customer_id, channel, platform, _record_number "
-                     f"from '{result.raw_path}'").fetchall()
+    row = duckdb.sql(
+        f"select event_id, event_type, session_id, customer_id, channel, platform, _record_number "
+        f"from '{result.raw_path}'"
+    ).fetchall()
     assert row == [("17", "page_view", '{"k":1}', None, None, None, 1)]
-    quarantined = duckdb.sql(f"select record_number, reason, raw_record from '{result.quarantine_path}' "
-                             f"order by record_number").fetchall()
+    quarantined = duckdb.sql(
+        f"select record_number, reason, raw_record from '{result.quarantine_path}' order by record_number"
+    ).fetchall()
     assert [(n, r) for n, r, _ in quarantined] == [(2, "missing_required:session_id"), (3, "malformed")]
     assert quarantined[1][2] == lines[3]
 
@@ -222,12 +239,18 @@ def test_jsonl_values_are_taken_as_text_trimmed_and_null_tokens_cleared(contract
         ("source: x\nkey: [b]\ncolumns:\n  - {name: a, type: string}\n", "key column 'b' is not among"),
         ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, min: 1}\n", "'min' only applies"),
         ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string}\n", "key column 'a' must be required"),
-        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, required: true}\nmapping: {delimiter: ';;'}\n",
-         "mapping.delimiter: must be one character"),
-        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, required: true}\nmapping: {timezone: Mars/Base}\n",
-         "unknown timezone 'Mars/Base'"),
-        ("source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, required: true}\nmapping: {columns: {zz: y}}\n",
-         "unknown contract column(s) ['zz']"),
+        (
+            "source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, required: true}\nmapping: {delimiter: ';;'}\n",
+            "mapping.delimiter: must be one character",
+        ),
+        (
+            "source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, required: true}\nmapping: {timezone: Mars/Base}\n",
+            "unknown timezone 'Mars/Base'",
+        ),
+        (
+            "source: x\nkey: [a]\ncolumns:\n  - {name: a, type: string, required: true}\nmapping: {columns: {zz: y}}\n",
+            "unknown contract column(s) ['zz']",
+        ),
     ],
 )
 def test_invalid_contracts_are_reported_with_file_and_field(tmp_path, yaml_text, message):
@@ -240,8 +263,17 @@ def test_invalid_contracts_are_reported_with_file_and_field(tmp_path, yaml_text,
 
 def test_every_shipped_contract_loads_and_only_orders_is_required():
     contracts = load_contracts(CONTRACTS)
-    assert set(contracts) == {"orders", "users", "events", "marketing_spend", "products", "inventory",
-                              "nps_surveys", "support_tickets", "experiments"}
+    assert set(contracts) == {
+        "orders",
+        "users",
+        "events",
+        "marketing_spend",
+        "products",
+        "inventory",
+        "nps_surveys",
+        "support_tickets",
+        "experiments",
+    }
     assert [s for s, c in contracts.items() if not c.optional] == ["orders"]
     for c in contracts.values():
         assert all(col.description for col in c.columns), c.source
@@ -253,8 +285,11 @@ def test_orders_only_worked_example(tmp_path):
     result = collect_partition(contract, dt.date(2026, 1, 5), example / "landing", tmp_path / "lake")
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (8, 5, 3)
     assert result.reasons == {"duplicate": 1, "invalid_integer:quantity": 1, "not_allowed:status": 1}
-    rows = dict(duckdb.sql(f"select order_line_id, (ordered_at, status, quantity, customer_id) "
-                           f"from '{result.raw_path}'").fetchall())
+    rows = dict(
+        duckdb.sql(
+            f"select order_line_id, (ordered_at, status, quantity, customer_id) from '{result.raw_path}'"
+        ).fetchall()
+    )
     assert rows["A-1001-1"] == (dt.datetime(2026, 1, 5, 1, 30), "completed", 2, "VIP0001")  # 09:30 Shanghai
     assert rows["A-0990-1R"][1:3] == ("returned", -1)
     assert rows["A-1002-1"][3] is None  # guest checkout

@@ -42,13 +42,25 @@ class Browser:
         if not Path(CHROMIUM).exists():
             pytest.fail(f"{CHROMIUM} not found: install Debian's chromium package (.ci/run does)")
         self.profile = Path(tempfile.mkdtemp(prefix="dashboard-chromium-"))
-        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                "--no-default-browser-check", "--disable-extensions", "--hide-scrollbars", "--remote-debugging-pipe",
-                f"--user-data-dir={self.profile}", "about:blank"]
+        args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={self.profile}",
+            "about:blank",
+        ]
         # The shell hands our stdin/stdout pipes to the browser as fds 3 (commands) and 4 (replies).
         self.process = subprocess.Popen(
             ["sh", "-c", 'exec "$0" "$@" 3<&0 4>&1 0</dev/null 1>/dev/null 2>/dev/null', CHROMIUM, *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         self.buffer = b""
         self.events: list[dict] = []
         self.next_id = 0
@@ -110,8 +122,10 @@ class Browser:
         for e in self.events:
             m, p = e.get("method"), e.get("params", {})
             if m == "Runtime.consoleAPICalled" and p["type"] in {"error", "assert", "warning"}:
-                found.append(f"console.{p['type']}: " + " ".join(str(a.get("value", a.get("description")))
-                                                                  for a in p.get("args", [])))
+                found.append(
+                    f"console.{p['type']}: "
+                    + " ".join(str(a.get("value", a.get("description"))) for a in p.get("args", []))
+                )
             elif m == "Runtime.exceptionThrown":
                 d = p["exceptionDetails"]
                 found.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
@@ -124,8 +138,12 @@ class Browser:
 
     def screenshot(self, target: Path) -> None:
         metrics = self.send("Page.getLayoutMetrics")["cssContentSize"]
-        shot = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": metrics["width"], "height": metrics["height"], "scale": 1})
+        shot = self.send(
+            "Page.captureScreenshot",
+            format="png",
+            captureBeyondViewport=True,
+            clip={"x": 0, "y": 0, "width": metrics["width"], "height": metrics["height"], "scale": 1},
+        )
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(base64.b64decode(shot["data"]))
 
@@ -220,26 +238,37 @@ def test_kpi_trends_and_tiles_equal_the_snapshot(rendered, snapshot):
 
 
 def test_channels_cohorts_and_segments_equal_the_snapshot(rendered, snapshot):
-    channels = _query(snapshot, """
+    channels = _query(
+        snapshot,
+        """
         select channel, sum(revenue_last_touch) / sum(spend) as roas, sum(spend) / nullif(sum(new_customers), 0) as cac
         from marts.kpi_channel_daily
         where kpi_date >= (select max(kpi_date) from marts.kpi_channel_daily) - 29
-        group by 1 having sum(spend) > 0 order by 1""")
+        group by 1 having sum(spend) > 0 order by 1""",
+    )
     assert [c for c, _ in rendered["roas"]] == list(channels["channel"]) and len(channels) == 3
     assert [v for _, v in rendered["roas"]] == pytest.approx(list(channels["roas"].astype(float)), rel=1e-9)
     assert [v for _, v in rendered["cac"]] == pytest.approx(list(channels["cac"].astype(float)), rel=1e-9)
 
-    cohorts = _query(snapshot, "select cohort_start, periods_since, retention_rate from marts.kpi_retention_cohorts "
-                               "where cohort_grain = 'month' order by 1, 2")
+    cohorts = _query(
+        snapshot,
+        "select cohort_start, periods_since, retention_rate from marts.kpi_retention_cohorts "
+        "where cohort_grain = 'month' order by 1, 2",
+    )
     assert len(rendered["cells"]) == len(cohorts) >= 6 + 5
     got = sorted((c, p, v) for c, p, v in rendered["cells"])
-    want = [(pd.Timestamp(r.cohort_start).date().isoformat(), int(r.periods_since), float(r.retention_rate))
-            for r in cohorts.itertuples()]
+    want = [
+        (pd.Timestamp(r.cohort_start).date().isoformat(), int(r.periods_since), float(r.retention_rate))
+        for r in cohorts.itertuples()
+    ]
     assert [g[:2] for g in got] == [w[:2] for w in want]
     assert [g[2] for g in got] == pytest.approx([w[2] for w in want], rel=1e-12)
 
-    sizes = _query(snapshot, "select lifecycle_stage, count(*) as n from marts.segment_daily "
-                             "where segment_date = (select max(segment_date) from marts.segment_daily) group by 1")
+    sizes = _query(
+        snapshot,
+        "select lifecycle_stage, count(*) as n from marts.segment_daily "
+        "where segment_date = (select max(segment_date) from marts.segment_daily) group by 1",
+    )
     assert dict(rendered["segments"]) == dict(zip(sizes["lifecycle_stage"], sizes["n"].astype(float)))
     assert rendered["segmentLines"] == len(sizes)
 
@@ -253,7 +282,7 @@ def test_forecast_alerts_and_experiments_equal_the_snapshot(rendered, snapshot):
         assert rendered["noForecast"] == "no forecast yet" and rendered["forecastPoints"] == 0
 
     alerts = _query(snapshot, "select level, count(*) as n from ops.alerts group by 1")
-    expected = {lvl: 0 for lvl in ("red", "yellow", "blue")} | dict(zip(alerts["level"], alerts["n"]))
+    expected = dict.fromkeys(("red", "yellow", "blue"), 0) | dict(zip(alerts["level"], alerts["n"]))
     assert rendered["alertBadges"] == expected
     assert rendered["alertRows"] == min(30, sum(expected.values()))
 

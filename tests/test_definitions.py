@@ -8,8 +8,8 @@ import sys
 
 import dagster as dg
 
-from orchestration.definitions import PLATFORM_JOB, build_definitions
 from core.settings import Settings
+from orchestration.definitions import PLATFORM_JOB, build_definitions
 from tests.conftest import PROJECT_ROOT
 
 
@@ -17,8 +17,17 @@ def test_definitions_have_every_source_in_collection_and_storage(tmp_path):
     defs = build_definitions(Settings(data_dir=tmp_path))
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    sources = ["orders", "users", "events", "marketing_spend", "products", "inventory", "nps_surveys",
-               "support_tickets", "experiments"]
+    sources = [
+        "orders",
+        "users",
+        "events",
+        "marketing_spend",
+        "products",
+        "inventory",
+        "nps_surveys",
+        "support_tickets",
+        "experiments",
+    ]
     assert {f"lake/{s}" for s in sources} | {f"raw/{s}" for s in sources} <= keys
     for s in sources:
         lake = graph.get(dg.AssetKey(["lake", s]))
@@ -54,6 +63,10 @@ def test_workspace_loads_with_the_dagster_cli(tmp_path):
     (tmp_path / "home").mkdir()
     proc = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

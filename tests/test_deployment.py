@@ -9,7 +9,6 @@ import contextlib
 import ctypes
 import datetime as dt
 import functools
-import json
 import os
 import signal
 import socket
@@ -26,12 +25,14 @@ import pandas as pd
 import psycopg2
 import pytest
 
+from core.settings import Settings
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.instance import PROFILES, InstanceConfigError, prepare_home, written_profile
-from core.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
 from tests.conftest import PROJECT_ROOT, assets_in_groups
 from tests.test_processing import _assert_same, _marts
+
+pytestmark = pytest.mark.slow  # every test here runs Dagster and dbt
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 1, 3)
 DAYS = [START + dt.timedelta(days=i) for i in range((END - START).days + 1)]
@@ -39,8 +40,11 @@ LOCATION = "data_middle_platform"
 PYTHON = sys.executable
 BIN = Path(sys.executable).parent
 # The PostgreSQL server of the machine (and of CI): trust authentication, database `test`.
-ADMIN_URLS = [os.environ["DMP_TEST_POSTGRES_ADMIN"]] if os.environ.get("DMP_TEST_POSTGRES_ADMIN") else [
-    "postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test"]
+ADMIN_URLS = (
+    [os.environ["DMP_TEST_POSTGRES_ADMIN"]]
+    if os.environ.get("DMP_TEST_POSTGRES_ADMIN")
+    else ["postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test"]
+)
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 LAUNCH = """
 mutation($params: ExecutionParams!) {
@@ -52,8 +56,9 @@ mutation($params: ExecutionParams!) {
   }
 }"""
 # What each of the two concurrent runs materialises: three sources' lake and warehouse tables.
-CONCURRENT_ASSETS = [dg.AssetKey([layer, source]) for source in ("orders", "users", "products")
-                     for layer in ("lake", "raw")]
+CONCURRENT_ASSETS = [
+    dg.AssetKey([layer, source]) for source in ("orders", "users", "products") for layer in ("lake", "raw")
+]
 # The layers up to the marts: the backfill and the single runs compare what they leave there.
 CORE_GROUPS = ("collection", "storage", "processing")
 
@@ -66,16 +71,19 @@ def _free_port() -> int:
 
 
 def _settings_env(root: Path, landing: Path) -> dict[str, str]:
-    return {"DMP_DATA_DIR": str(root / "data"), "DMP_LANDING_DIR": str(landing),
-            "DMP_PARTITIONS_START": START.isoformat(), "DMP_DEMO_START": START.isoformat(),
-            "DMP_DEMO_END": END.isoformat()}
+    return {
+        "DMP_DATA_DIR": str(root / "data"),
+        "DMP_LANDING_DIR": str(landing),
+        "DMP_PARTITIONS_START": START.isoformat(),
+        "DMP_DEMO_START": START.isoformat(),
+        "DMP_DEMO_END": END.isoformat(),
+    }
 
 
 def _child_env(**values: str) -> dict[str, str]:
     """The environment of a child process: the project importable from source, telemetry off."""
     path = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path, "DAGSTER_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore",
-            **values}
+    return {**os.environ, "PYTHONPATH": path, "DAGSTER_DISABLE_TELEMETRY": "1", "PYTHONWARNINGS": "ignore", **values}
 
 
 def _wait(predicate, timeout: float, what: str, poll: float = 0.5):
@@ -92,8 +100,9 @@ def _wait(predicate, timeout: float, what: str, poll: float = 0.5):
 def _process(args: list[str], env: dict[str, str], log: Path):
     """A child process in its own session, stopped (SIGTERM, then SIGKILL) when the block ends."""
     with log.open("w") as out:
-        proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield proc
     finally:
@@ -113,17 +122,21 @@ def _assert_same_marts(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFram
 
 def single_runs(root: Path, landing: Path) -> None:
     """Reference: one in-process run per day, in day order (run as `python -m tests.test_deployment`)."""
-    settings = Settings(data_dir=root / "data", landing_dir=landing, partitions_start=START,
-                        demo_start=START, demo_end=END)
+    settings = Settings(
+        data_dir=root / "data", landing_dir=landing, partitions_start=START, demo_start=START, demo_end=END
+    )
     job = build_definitions(settings).resolve_job_def(PLATFORM_JOB)
     core = _core_assets()
     with dg.DagsterInstance.ephemeral() as instance:
         for day in DAYS:
-            result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), asset_selection=core,
-                                            raise_on_error=False)
+            result = job.execute_in_process(
+                instance=instance, partition_key=day.isoformat(), asset_selection=core, raise_on_error=False
+            )
             if not result.success:
-                raise SystemExit(f"single run for {day} failed: "
-                                 + "; ".join(e.message or "" for e in result.all_events if e.is_failure))
+                raise SystemExit(
+                    f"single run for {day} failed: "
+                    + "; ".join(e.message or "" for e in result.all_events if e.is_failure)
+                )
 
 
 def _graphql(url: str, query: str, variables: dict | None = None) -> dict:
@@ -153,23 +166,33 @@ def _finished(instance: dg.DagsterInstance, run_ids: list[str], timeout: float =
     def done():
         runs = [instance.get_run_by_id(i) for i in run_ids]
         return all(r.is_finished for r in runs) and runs
+
     return _wait(done, timeout, f"runs {run_ids}", poll=1)
 
 
 def _launch(url: str, day: dt.date, assets: list[dg.AssetKey]) -> str:
     """Launch a run of some of the platform job's assets for a day through the webserver's GraphQL."""
-    params = {"selector": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__",
-                           "jobName": PLATFORM_JOB, "assetSelection": [{"path": k.path} for k in assets]},
-              "runConfigData": IN_PROCESS,
-              "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day.isoformat()}]}}
+    params = {
+        "selector": {
+            "repositoryLocationName": LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": PLATFORM_JOB,
+            "assetSelection": [{"path": k.path} for k in assets],
+        },
+        "runConfigData": IN_PROCESS,
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day.isoformat()}]},
+    }
     result = _graphql(url, LAUNCH, {"params": params})["launchRun"]
     assert result["__typename"] == "LaunchRunSuccess", result
     return result["run"]["runId"]
 
 
 def _failures(instance: dg.DagsterInstance, run_id: str) -> list[str]:
-    return [f"{r.step_key}: {r.dagster_event.message}" for r in instance.all_logs(run_id)
-            if r.dagster_event is not None and r.dagster_event.is_failure]
+    return [
+        f"{r.step_key}: {r.dagster_event.message}"
+        for r in instance.all_logs(run_id)
+        if r.dagster_event is not None and r.dagster_event.is_failure
+    ]
 
 
 def _step_windows(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
@@ -219,8 +242,11 @@ def tiny_landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("deploy_landing")
     # Seed and scale give every day some orders with a customer id (the raw_orders suite's red
     # "not more than 80% guest checkouts" holds for each single day, not only for the range).
-    simulate(SimulationConfig(start=START, end=END, seed=7, scale=0.3, defects=DefectRates.none()),
-             root / "landing", root / "truth")
+    simulate(
+        SimulationConfig(start=START, end=END, seed=7, scale=0.3, defects=DefectRates.none()),
+        root / "landing",
+        root / "truth",
+    )
     return root / "landing"
 
 
@@ -229,10 +255,14 @@ def reference(tmp_path_factory, tiny_landing):
     """The three single runs, in a process of their own that starts as early as possible (it is the
     longest piece of work here) and goes on while the other tests run."""
     root = tmp_path_factory.mktemp("reference")
-    with _process([PYTHON, "-m", "tests.test_deployment", str(root), str(tiny_landing)], _child_env(),
-                  root / "reference.log") as proc:
-        yield {"process": proc, "log": root / "reference.log",
-               "warehouse": root / "data" / "warehouse" / "warehouse.duckdb"}
+    with _process(
+        [PYTHON, "-m", "tests.test_deployment", str(root), str(tiny_landing)], _child_env(), root / "reference.log"
+    ) as proc:
+        yield {
+            "process": proc,
+            "log": root / "reference.log",
+            "warehouse": root / "data" / "warehouse" / "warehouse.duckdb",
+        }
 
 
 @pytest.fixture(scope="module")
@@ -242,41 +272,109 @@ def deployment(tmp_path_factory, postgres_url, tiny_landing, reference):
     root = tmp_path_factory.mktemp("deploy")
     home = root / "dagster_home"
     code_port, web_port = _free_port(), _free_port()
-    env = _child_env(**_settings_env(root, tiny_landing), DAGSTER_HOME=str(home), DMP_INSTANCE="postgres",
-                     DMP_POSTGRES_URL=postgres_url, DMP_CODE_SERVER_HOST="127.0.0.1",
-                     DMP_CODE_SERVER_PORT=str(code_port))
-    subprocess.run([PYTHON, "-m", "orchestration.instance", "write", "--pools"], cwd=PROJECT_ROOT, env=env,
-                   check=True, capture_output=True, timeout=120)
+    env = _child_env(
+        **_settings_env(root, tiny_landing),
+        DAGSTER_HOME=str(home),
+        DMP_INSTANCE="postgres",
+        DMP_POSTGRES_URL=postgres_url,
+        DMP_CODE_SERVER_HOST="127.0.0.1",
+        DMP_CODE_SERVER_PORT=str(code_port),
+    )
+    subprocess.run(
+        [PYTHON, "-m", "orchestration.instance", "write", "--pools"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     workspace = str(PROJECT_ROOT / "deploy" / "workspace-server.yaml")
     with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(_process(
-            [str(BIN / "dagster"), "code-server", "start", "-m", "orchestration.definitions", "-h", "127.0.0.1",
-             "-p", str(code_port), "--location-name", LOCATION], env, root / "code_server.log"))]
-        _wait(lambda: "Started Dagster code proxy server" in (root / "code_server.log").read_text(), 120,
-              "the code server")
+        servers = [
+            stack.enter_context(
+                _process(
+                    [
+                        str(BIN / "dagster"),
+                        "code-server",
+                        "start",
+                        "-m",
+                        "orchestration.definitions",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(code_port),
+                        "--location-name",
+                        LOCATION,
+                    ],
+                    env,
+                    root / "code_server.log",
+                )
+            )
+        ]
+        _wait(
+            lambda: "Started Dagster code proxy server" in (root / "code_server.log").read_text(),
+            120,
+            "the code server",
+        )
         groups = [a for g in CORE_GROUPS for a in ("--group", g)]
         backfill = subprocess.run(
-            [PYTHON, "-m", "orchestration.backfill", "--start", START.isoformat(), "--end", END.isoformat(),
-             "--workspace", workspace, *groups], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-            timeout=120)
+            [
+                PYTHON,
+                "-m",
+                "orchestration.backfill",
+                "--start",
+                START.isoformat(),
+                "--end",
+                END.isoformat(),
+                "--workspace",
+                workspace,
+                *groups,
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert backfill.returncode == 0, backfill.stdout + backfill.stderr
         backfill_id = backfill.stdout.split()[1].rstrip(":")
-        stack.enter_context(_environ(DMP_POSTGRES_URL=postgres_url, DMP_CODE_SERVER_HOST="127.0.0.1",
-                                     DMP_CODE_SERVER_PORT=str(code_port)))
+        stack.enter_context(
+            _environ(
+                DMP_POSTGRES_URL=postgres_url, DMP_CODE_SERVER_HOST="127.0.0.1", DMP_CODE_SERVER_PORT=str(code_port)
+            )
+        )
         instance = stack.enter_context(dg.DagsterInstance.from_config(str(home)))
         schedule_tick = _tick_schedule(instance, workspace)
-        servers.append(stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env,
-                                                    root / "daemon.log")))
-        servers.append(stack.enter_context(_process([str(BIN / "dagster-webserver"), "-w", workspace, "-h",
-                                                     "127.0.0.1", "-p", str(web_port)], env, root / "webserver.log")))
+        servers.append(
+            stack.enter_context(
+                _process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env, root / "daemon.log")
+            )
+        )
+        servers.append(
+            stack.enter_context(
+                _process(
+                    [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1", "-p", str(web_port)],
+                    env,
+                    root / "webserver.log",
+                )
+            )
+        )
         url = f"http://127.0.0.1:{web_port}/graphql"
         _wait(lambda: _server_up(url), 120, "the webserver")
         concurrent_runs = [_launch(url, DAYS[1], CONCURRENT_ASSETS), _launch(url, DAYS[2], CONCURRENT_ASSETS)]
         stack.callback(_stop_together, servers)  # runs first: all three stop at once
-        yield {"instance": instance, "url": url, "backfill_id": backfill_id, "schedule_tick": schedule_tick,
-               "concurrent_runs": concurrent_runs, "root": root, "env": env,
-               "warehouse": root / "data" / "warehouse" / "warehouse.duckdb", "postgres_url": postgres_url,
-               "reference": reference}
+        yield {
+            "instance": instance,
+            "url": url,
+            "backfill_id": backfill_id,
+            "schedule_tick": schedule_tick,
+            "concurrent_runs": concurrent_runs,
+            "root": root,
+            "env": env,
+            "warehouse": root / "data" / "warehouse" / "warehouse.duckdb",
+            "postgres_url": postgres_url,
+            "reference": reference,
+        }
 
 
 def _stop_together(processes: list[subprocess.Popen]) -> None:
@@ -309,7 +407,7 @@ def _tick_schedule(instance: dg.DagsterInstance, workspace: str):
     from dagster._core.workspace.load_target import WorkspaceFileTarget
     from dagster._scheduler.scheduler import launch_scheduled_runs
 
-    scheduled = dt.datetime.combine(END, dt.time(2, 0), tzinfo=dt.timezone.utc)
+    scheduled = dt.datetime.combine(END, dt.time(2, 0), tzinfo=dt.UTC)
     with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[workspace])) as context:
         repo = context.create_request_context().get_code_location(LOCATION).get_repository("__repository__")
         schedule = repo.get_schedule("daily_platform_schedule")
@@ -317,8 +415,14 @@ def _tick_schedule(instance: dg.DagsterInstance, workspace: str):
             instance.start_schedule(schedule)
         try:
             with freeze_time(scheduled + dt.timedelta(seconds=30)):
-                list(launch_scheduled_runs(context, logging.getLogger("scheduler"),
-                                           scheduled + dt.timedelta(seconds=30), iteration_times={}))
+                list(
+                    launch_scheduled_runs(
+                        context,
+                        logging.getLogger("scheduler"),
+                        scheduled + dt.timedelta(seconds=30),
+                        iteration_times={},
+                    )
+                )
         finally:
             instance.stop_schedule(schedule.get_remote_origin_id(), schedule.selector_id, schedule)
         ticks = instance.get_ticks(schedule.get_remote_origin_id(), schedule.selector_id)
@@ -383,10 +487,25 @@ def _collection_setup(root: Path, landing: Path) -> tuple[Path, Path, dict[str, 
 
 
 def _materialize_orders(env: dict[str, str], **popen) -> subprocess.Popen:
-    return subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", "orchestration.definitions",
-                             "--select", "lake/orders", "--partition", DAYS[1].isoformat()],
-                            cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            **popen)
+    return subprocess.Popen(
+        [
+            str(BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "orchestration.definitions",
+            "--select",
+            "lake/orders",
+            "--partition",
+            DAYS[1].isoformat(),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **popen,
+    )
 
 
 def _events(instance: dg.DagsterInstance, run_id: str, step: str = "lake__orders") -> list[tuple[str, float, str]]:
@@ -397,8 +516,13 @@ def _events(instance: dg.DagsterInstance, run_id: str, step: str = "lake__orders
         if event is None or record.step_key != step:
             continue
         error = getattr(event.event_specific_data, "error", None)
-        out.append((event.event_type_value, record.timestamp,
-                    (event.message or "") + (" " + error.to_string() if error is not None else "")))
+        out.append(
+            (
+                event.event_type_value,
+                record.timestamp,
+                (event.message or "") + (" " + error.to_string() if error is not None else ""),
+            )
+        )
     return out
 
 
@@ -424,8 +548,12 @@ def test_collection_retries_a_transient_read_error_with_back_off_but_not_a_contr
             deadline = time.monotonic() + 240
             while time.monotonic() < deadline and proc.poll() is None:
                 runs = instance.get_runs(limit=1)
-                if runs and instance.get_records_for_run(
-                        runs[0].run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY, limit=1).records:
+                if (
+                    runs
+                    and instance.get_records_for_run(
+                        runs[0].run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY, limit=1
+                    ).records
+                ):
                     transient.chmod(0o644)
                     fixed.set()
                     return
@@ -475,17 +603,20 @@ def test_server_profile_keeps_runs_and_ticks_in_postgres(deployment):
     # The daemon ticks the alert sensors (running by default) into PostgreSQL.
     con = psycopg2.connect(deployment["postgres_url"].replace("+psycopg2", ""))
     try:
+
         def sensor_ticks():
             with con.cursor() as cur:
                 cur.execute("select count(*) from job_ticks where type = 'SENSOR'")
                 return cur.fetchone()[0]
+
         assert _wait(sensor_ticks, 60, "a sensor tick") > 0
         with con.cursor() as cur:
             cur.execute("select count(*) from runs")
             assert cur.fetchone()[0] >= 1, "the backfill's run is in PostgreSQL"
             cur.execute("select daemon_type from daemon_heartbeats")
             assert {"BACKFILL", "SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING"} <= {
-                r[0] for r in cur.fetchall()}
+                r[0] for r in cur.fetchall()
+            }
     finally:
         con.close()
 
@@ -521,27 +652,34 @@ def test_webserver_serves_the_assets_and_the_runs(deployment):
 def test_backfill_runs_once_through_the_daemon_and_matches_three_single_runs(deployment):
     instance, backfill_id = deployment["instance"], deployment["backfill_id"]
     filters = dg.RunsFilter(tags={"dagster/backfill": backfill_id})
-    runs = _wait(lambda: [r for r in instance.get_runs(filters) if r.is_finished] or None, 300,
-                 "the backfill's run", poll=1)
+    runs = _wait(
+        lambda: [r for r in instance.get_runs(filters) if r.is_finished] or None, 300, "the backfill's run", poll=1
+    )
     assert len(instance.get_runs(filters)) == 1, "one run for the whole range"
     run = runs[0]
     assert run.status == dg.DagsterRunStatus.SUCCESS, _failures(instance, run.run_id)
     assert (run.tags["dagster/asset_partition_range_start"], run.tags["dagster/asset_partition_range_end"]) == (
-        START.isoformat(), END.isoformat())
-    materialized = {r.partition_key for r in instance.fetch_materializations(
-        dg.AssetKey(["marts", "kpi_daily"]), limit=10).records if r.run_id == run.run_id}
+        START.isoformat(),
+        END.isoformat(),
+    )
+    materialized = {
+        r.partition_key
+        for r in instance.fetch_materializations(dg.AssetKey(["marts", "kpi_daily"]), limit=10).records
+        if r.run_id == run.run_id
+    }
     assert materialized == {d.isoformat() for d in DAYS}
-    backfill = _wait(lambda: (b := instance.get_backfill(backfill_id)).status.value.startswith("COMPLETED") and b,
-                     90, "the daemon to close the backfill", poll=1)
+    backfill = _wait(
+        lambda: (b := instance.get_backfill(backfill_id)).status.value.startswith("COMPLETED") and b,
+        90,
+        "the daemon to close the backfill",
+        poll=1,
+    )
     assert backfill.status.value == "COMPLETED_SUCCESS"
 
     _finished(instance, deployment["concurrent_runs"])  # the warehouse has one writer: read it after them
     reference = deployment["reference"]
     assert reference["process"].wait(timeout=300) == 0, reference["log"].read_text()[-3000:]
     _assert_same_marts(_marts(deployment["warehouse"]), _marts(reference["warehouse"]))
-
-
-
 
 
 def test_two_runs_at_once_share_the_warehouse_pool(deployment):
@@ -551,22 +689,29 @@ def test_two_runs_at_once_share_the_warehouse_pool(deployment):
     run_ids = deployment["concurrent_runs"]
     runs = _finished(instance, run_ids)
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2, [_failures(instance, i) for i in run_ids]
-    backfill_run = _finished(instance, [r.run_id for r in instance.get_runs(
-        dg.RunsFilter(tags={"dagster/backfill": deployment["backfill_id"]}))])[0]
+    backfill_run = _finished(
+        instance,
+        [r.run_id for r in instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": deployment["backfill_id"]}))],
+    )[0]
     windows = [_step_windows(instance, i) for i in run_ids]
     spans = [(min(s for s, _ in w.values()), max(e for _, e in w.values())) for w in windows]
     assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1], f"the two runs ran at the same time: {spans}"
-    writers = sorted((start, end, f"{run_id[:8]}:{step}")
-                     for run_id in [*run_ids, backfill_run.run_id]
-                     for step, (start, end) in _step_windows(instance, run_id).items()
-                     if step in _warehouse_steps())
+    writers = sorted(
+        (start, end, f"{run_id[:8]}:{step}")
+        for run_id in [*run_ids, backfill_run.run_id]
+        for step, (start, end) in _step_windows(instance, run_id).items()
+        if step in _warehouse_steps()
+    )
     assert len(writers) >= 2 * 3 + 9, writers
-    for (s1, e1, w1), (s2, e2, w2) in zip(writers, writers[1:]):
+    for (_s1, e1, w1), (s2, _e2, w2) in zip(writers, writers[1:]):
         assert e1 <= s2, f"warehouse writers {w1} and {w2} overlapped"
     # The webserver reports the finished runs too (what the UI's run page reads).
     for run_id in run_ids:
-        answer = _graphql(deployment["url"], "query($id: ID!) { runOrError(runId: $id) { __typename "
-                                             "... on Run { runId status } } }", {"id": run_id})["runOrError"]
+        answer = _graphql(
+            deployment["url"],
+            "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { runId status } } }",
+            {"id": run_id},
+        )["runOrError"]
         assert answer == {"__typename": "Run", "runId": run_id, "status": "SUCCESS"}, answer
 
 

@@ -10,41 +10,55 @@ import dagster as dg
 import duckdb
 import pytest
 
+from core.settings import Settings
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.partitions import range_tags
-from core.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
 from tests.conftest import assets_in_groups
+
+pytestmark = pytest.mark.slow  # every test here runs Dagster and dbt
 
 START, END = dt.date(2026, 1, 3), dt.date(2026, 1, 6)
 
 
 def _settings(root: Path, landing: Path) -> Settings:
-    return Settings(data_dir=root, landing_dir=landing, partitions_start=dt.date(2026, 1, 1),
-                    demo_start=START, demo_end=END)
+    return Settings(
+        data_dir=root, landing_dir=landing, partitions_start=dt.date(2026, 1, 1), demo_start=START, demo_end=END
+    )
 
 
-def _run(settings: Settings, start: dt.date, end: dt.date, instance: dg.DagsterInstance,
-         groups: tuple[str, ...] | None = ("collection", "storage")):
+def _run(
+    settings: Settings,
+    start: dt.date,
+    end: dt.date,
+    instance: dg.DagsterInstance,
+    groups: tuple[str, ...] | None = ("collection", "storage"),
+):
     """One run of the platform job over [start, end]: its collection and storage assets (what these
     tests are about), or every asset with ``groups=None``."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PLATFORM_JOB)
     selection = assets_in_groups(defs, groups) if groups else None
-    return job.execute_in_process(instance=instance, tags=range_tags(start, end), asset_selection=selection,
-                                  raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, tags=range_tags(start, end), asset_selection=selection, raise_on_error=False
+    )
 
 
 def _snapshot(warehouse: Path) -> dict[str, tuple[int, str]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'raw' order by 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
+            ).fetchall()
+        ]
         out = {}
         for t in tables:
             n, digest = con.execute(
-                f'select count(*), md5(coalesce(string_agg(r::VARCHAR, \'|\' order by r::VARCHAR), \'\')) '
-                f'from (select t as r from raw."{t}" t)').fetchall()[0]
+                f"select count(*), md5(coalesce(string_agg(r::VARCHAR, '|' order by r::VARCHAR), '')) "
+                f'from (select t as r from raw."{t}" t)'
+            ).fetchall()[0]
             out[t] = (n, digest)
         return out
     finally:
@@ -73,9 +87,12 @@ def test_range_run_is_one_run_and_idempotent(platform):
         con = duckdb.connect(str(platform.warehouse_path), read_only=True)
         wh = dict(con.execute("select dt::VARCHAR, count(*) from raw.orders group by 1").fetchall())
         con.close()
-        lake = dict(duckdb.sql(
-            f"select dt::VARCHAR, count(*) from read_parquet('{platform.lake_dir}/raw/orders/*/*.parquet', "
-            f"hive_partitioning=true) group by 1").fetchall())
+        lake = dict(
+            duckdb.sql(
+                f"select dt::VARCHAR, count(*) from read_parquet('{platform.lake_dir}/raw/orders/*/*.parquet', "
+                f"hive_partitioning=true) group by 1"
+            ).fetchall()
+        )
         assert wh == lake
 
         second = _run(platform, START, END, instance)
@@ -129,8 +146,11 @@ def test_a_broken_file_fails_its_partition_and_loses_nothing(platform):
 
 def test_orders_only_deployment_builds_every_partition(tmp_path):
     landing = tmp_path / "landing"
-    simulate(SimulationConfig(start=START, end=END, seed=2, scale=0.3, defects=DefectRates(),
-                              sources=("orders",)), landing, tmp_path / "truth")
+    simulate(
+        SimulationConfig(start=START, end=END, seed=2, scale=0.3, defects=DefectRates(), sources=("orders",)),
+        landing,
+        tmp_path / "truth",
+    )
     settings = _settings(tmp_path / "data", landing)
     with dg.DagsterInstance.ephemeral() as instance:
         assert _run(settings, START, END, instance, groups=None).success
@@ -141,14 +161,19 @@ def test_orders_only_deployment_builds_every_partition(tmp_path):
     # Every mart builds; metrics that need a missing source are null, not zero or wrong.
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        daily = con.execute("select count(*), sum(net_revenue), count(active_users), count(conversion_rate), "
-                            "count(aov) from marts.kpi_daily").fetchall()[0]
+        daily = con.execute(
+            "select count(*), sum(net_revenue), count(active_users), count(conversion_rate), "
+            "count(aov) from marts.kpi_daily"
+        ).fetchall()[0]
         assert daily[0] == 4 and daily[1] > 0 and daily[2] == 0 and daily[3] == 0 and daily[4] == 4
         channels = con.execute("select distinct channel, spend, roas, cac from marts.kpi_channel_daily").fetchall()
-        assert {c[0] for c in channels} == {"unknown"} and all(c[1] == 0 and c[2] is None and c[3] is None
-                                                                for c in channels)
-        profile = con.execute("select count(*), count(distinct acquisition_channel), count(scene_affinity), "
-                              "count(latest_nps_score) from marts.user_profile").fetchall()[0]
+        assert {c[0] for c in channels} == {"unknown"} and all(
+            c[1] == 0 and c[2] is None and c[3] is None for c in channels
+        )
+        profile = con.execute(
+            "select count(*), count(distinct acquisition_channel), count(scene_affinity), "
+            "count(latest_nps_score) from marts.user_profile"
+        ).fetchall()[0]
         assert profile[0] > 0 and profile[1] == 1 and profile[2] == 0 and profile[3] == 0
         assert con.execute("select count(*) from marts.kpi_inventory_daily").fetchall()[0][0] == 0
         assert con.execute("select count(*) from marts.kpi_nps").fetchall()[0][0] == 0

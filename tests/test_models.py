@@ -13,17 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.settings import Settings
 from ml import demand as dm
-from ml import retention as rt
 from ml.evaluation import classification_metrics, decide
 from ml.retention_features import FEATURES, build_features
 from ml.store import ModelStore, model_version
 from orchestration.application.demand import DEMAND
 from orchestration.application.retention import RETENTION
-from orchestration.names import MODEL_JOB
 from orchestration.definitions import PLATFORM_JOB, build_definitions
-from orchestration.partitions import range_tags
-from core.settings import Settings
+from orchestration.names import MODEL_JOB
 from tests.conftest import build_platform
 
 pytestmark = pytest.mark.slow
@@ -48,16 +46,24 @@ def _copy(platform, tmp_path) -> Settings:
     """A private copy of the platform's data (warehouse, model store) to change without side effects."""
     shutil.copytree(platform.settings.data_dir, tmp_path / "data")
     s = platform.settings
-    return Settings(data_dir=tmp_path / "data", landing_dir=s.landing_dir, partitions_start=s.partitions_start,
-                    demo_start=s.demo_start, demo_end=s.demo_end)
+    return Settings(
+        data_dir=tmp_path / "data",
+        landing_dir=s.landing_dir,
+        partitions_start=s.partitions_start,
+        demo_start=s.demo_start,
+        demo_end=s.demo_end,
+    )
 
 
 def _run_assets(settings: Settings, keys: list[str], run_config: dict | None = None, job: str = MODEL_JOB):
     defs = build_definitions(settings)
     selection = [dg.AssetKey(k.split("/")) for k in keys]
     return defs.resolve_job_def(job).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), asset_selection=selection, run_config=run_config or {},
-        raise_on_error=False)
+        instance=dg.DagsterInstance.ephemeral(),
+        asset_selection=selection,
+        run_config=run_config or {},
+        raise_on_error=False,
+    )
 
 
 def _checks(result) -> dict[str, tuple[bool, str]]:
@@ -107,11 +113,10 @@ def test_model_store_versions_by_content_and_promotes_explicitly(tmp_path):
 def test_seasonal_naive_repeats_the_last_week():
     days = pd.date_range("2026-01-01", periods=60, freq="D")
     units = np.tile(np.arange(7, dtype=float), 9)[:60][None, :]
-    panel = dm.Panel(np.array(["P1"]), days, units, np.ones((1, 60)), np.zeros((1, 60)), np.zeros((1, 60)),
-                     np.zeros(1))
+    panel = dm.Panel(np.array(["P1"]), days, units, np.ones((1, 60)), np.zeros((1, 60)), np.zeros((1, 60)), np.zeros(1))
     origin = 40
     naive = dm.naive_forecast(panel, origin, 14)[0]
-    assert list(naive) == list(units[0, origin + 1: origin + 15]), "a weekly pattern is forecast exactly"
+    assert list(naive) == list(units[0, origin + 1 : origin + 15]), "a weekly pattern is forecast exactly"
 
 
 # ----------------------------------------------------------------------- on the simulated platform
@@ -131,8 +136,10 @@ def test_features_are_point_in_time(platform, tmp_path):
                 if mode == "delete":
                     con.execute(f"delete from {table} where {where}")
                 elif table == "intermediate.int_order_lines":
-                    con.execute(f"update {table} set net_amount = net_amount * 7, line_type = 'sale', "
-                                f"recorded_at = recorded_at where {where}")
+                    con.execute(
+                        f"update {table} set net_amount = net_amount * 7, line_type = 'sale', "
+                        f"recorded_at = recorded_at where {where}"
+                    )
                 elif table == "intermediate.int_customer_daily_activity":
                     con.execute(f"update {table} set sessions = sessions + 50, events = events * 3 where {where}")
                 elif table == "raw.nps_surveys":
@@ -154,8 +161,10 @@ def test_retention_model_beats_the_baseline_and_scores_carry_the_champion(platfo
     assert champion == meta["model_version"], "the first candidate that beats the baseline is promoted"
     with duckdb.connect(str(platform.settings.warehouse_path), read_only=True) as con:
         scores = con.execute("select * from application.churn_risk_scores").df()
-        profile = con.execute("select customer_id, churn_risk, churn_risk_decile, churn_risk_segment, "
-                              "churn_model_version from marts.user_profile").df()
+        profile = con.execute(
+            "select customer_id, churn_risk, churn_risk_decile, churn_risk_segment, "
+            "churn_model_version from marts.user_profile"
+        ).df()
         scoring = con.execute("select count(*) from features.retention where role = 'scoring'").fetchall()[0][0]
     assert len(scores) == scoring > 0
     assert set(scores["model_version"]) == {champion}
@@ -196,30 +205,49 @@ def test_retraining_is_deterministic_and_a_worse_candidate_is_not_promoted(platf
 
     again = _run_assets(settings, keys)
     assert again.success
-    meta = {k: v.value for k, v in again.asset_materializations_for_node("application__retention_candidate")[0]
-            .metadata.items()}
+    meta = {
+        k: v.value
+        for k, v in again.asset_materializations_for_node("application__retention_candidate")[0].metadata.items()
+    }
     assert meta["model_version"] == champion and meta["roc_auc"] == first["roc_auc"], "same seed, same model"
 
     # Deep, unregularised trees overfit: better than the rule, worse than the champion.
-    worse = _run_assets(settings, keys, {"ops": {"application__retention_candidate": {"config": {
-        "max_iter": 500, "max_leaf_nodes": 255, "min_samples_leaf": 1, "learning_rate": 0.5,
-        "l2_regularization": 0.0}}}})
+    worse = _run_assets(
+        settings,
+        keys,
+        {
+            "ops": {
+                "application__retention_candidate": {
+                    "config": {
+                        "max_iter": 500,
+                        "max_leaf_nodes": 255,
+                        "min_samples_leaf": 1,
+                        "learning_rate": 0.5,
+                        "l2_regularization": 0.0,
+                    }
+                }
+            }
+        },
+    )
     assert worse.success, "a candidate that only loses to the champion is a warning, not a failed run"
     assert _checks(worse)["application/retention_candidate:promotion_gate"] == (False, "WARN")
     assert store.champion_version(RETENTION) == champion, "the champion is unchanged"
     last = store.decisions(RETENTION)[-1]
     assert last["action"] == "kept" and last["champion"] == champion and "does not beat champion" in last["reason"]
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        versions = {r[0] for r in con.execute("select distinct model_version from application.churn_risk_scores")
-                    .fetchall()}
+        versions = {
+            r[0] for r in con.execute("select distinct model_version from application.churn_risk_scores").fetchall()
+        }
     assert versions == {champion}, "predictions carry the champion's version, not the newest model's"
 
 
 def test_the_forecast_falls_back_to_seasonal_naive_when_the_model_does_not_beat_it(platform, tmp_path):
     settings = _copy(platform, tmp_path)
-    strict = _run_assets(settings, ["application/demand_candidate", "application/demand_model",
-                                    "application/demand_forecast"],
-                         {"ops": {"application__demand_candidate": {"config": {"max_mase": 0.05}}}})
+    strict = _run_assets(
+        settings,
+        ["application/demand_candidate", "application/demand_model", "application/demand_forecast"],
+        {"ops": {"application__demand_candidate": {"config": {"max_mase": 0.05}}}},
+    )
     assert not strict.success, "a red gate stops the run"
     assert _checks(strict)["application/demand_candidate:promotion_gate"] == (False, "ERROR")
     serving = json.loads((settings.model_dir / DEMAND / "serving.json").read_text())
@@ -243,18 +271,25 @@ def test_the_forecast_falls_back_to_seasonal_naive_when_the_model_does_not_beat_
 def test_without_behavioural_drivers_the_gate_refuses_to_promote(tmp_path):
     """A business whose churn has no drivers: the candidate cannot beat the baseline; nothing is promoted."""
     start, end = dt.date(2025, 10, 1), dt.date(2026, 1, 8)  # 100 days: a 30-day horizon fits twice
-    built = build_platform(tmp_path, start, end, scale=0.8, seed=9, drivers=False, sources=("orders",),
-                           jobs=(PLATFORM_JOB,))
+    built = build_platform(
+        tmp_path, start, end, scale=0.8, seed=9, drivers=False, sources=("orders",), jobs=(PLATFORM_JOB,)
+    )
     defs = build_definitions(built.settings)
     result = defs.resolve_job_def(MODEL_JOB).execute_in_process(
-        instance=built.instance, raise_on_error=False,
+        instance=built.instance,
+        raise_on_error=False,
         run_config={"ops": {"application__retention_features": {"config": {"horizon_days": 30}}}},
-        asset_selection=[dg.AssetKey(["application", k]) for k in
-                         ("retention_features", "retention_candidate", "retention_model", "churn_risk_scores")])
+        asset_selection=[
+            dg.AssetKey(["application", k])
+            for k in ("retention_features", "retention_candidate", "retention_model", "churn_risk_scores")
+        ],
+    )
     assert not result.success
     passed, severity = _checks(result)["application/retention_candidate:promotion_gate"]
     assert (passed, severity) == (False, "ERROR")
     assert ModelStore(built.settings.model_dir).champion_version(RETENTION) is None
-    meta = {k: v.value for k, v in result.asset_materializations_for_node("application__retention_candidate")[0]
-            .metadata.items()}
+    meta = {
+        k: v.value
+        for k, v in result.asset_materializations_for_node("application__retention_candidate")[0].metadata.items()
+    }
     assert meta["auc_gain"] < 0.05, meta

@@ -13,20 +13,40 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.settings import Settings
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.partitions import range_tags
-from core.settings import Settings
 from simulator import DefectRates, SimulationConfig, simulate
 from tests import reference_kpis as ref
 from tests.conftest import assets_in_groups
 
+pytestmark = pytest.mark.slow  # every test here runs Dagster and dbt
+
 START, END = dt.date(2026, 1, 1), dt.date(2026, 2, 28)
 # Defects whose handling the reference computation reproduces: duplicates, broken lines, late
 # events, timestamps in another format or timezone.
-DEFECTS = DefectRates(duplicate=0.01, malformed=0.004, missing_required=0, bad_timestamp=0, unknown_category=0,
-                      out_of_range=0, alt_timestamp_format=0.05, other_timezone=0.03, late_arrival=0.03)
-MARTS = ["kpi_daily", "kpi_channel_daily", "kpi_inventory_daily", "segment_daily", "user_profile",
-         "kpi_retention_cohorts", "kpi_clv", "kpi_nps", "kpi_monthly"]
+DEFECTS = DefectRates(
+    duplicate=0.01,
+    malformed=0.004,
+    missing_required=0,
+    bad_timestamp=0,
+    unknown_category=0,
+    out_of_range=0,
+    alt_timestamp_format=0.05,
+    other_timezone=0.03,
+    late_arrival=0.03,
+)
+MARTS = [
+    "kpi_daily",
+    "kpi_channel_daily",
+    "kpi_inventory_daily",
+    "segment_daily",
+    "user_profile",
+    "kpi_retention_cohorts",
+    "kpi_clv",
+    "kpi_nps",
+    "kpi_monthly",
+]
 
 
 def _run(settings: Settings, instance, start: dt.date, end: dt.date, full_refresh: bool = False):
@@ -36,8 +56,13 @@ def _run(settings: Settings, instance, start: dt.date, end: dt.date, full_refres
     job = defs.resolve_job_def(PLATFORM_JOB)
     selection = assets_in_groups(defs, ("collection", "storage", "processing"))
     run_config = {"ops": {"dbt_daily": {"config": {"full_refresh": True}}}} if full_refresh else None
-    result = job.execute_in_process(instance=instance, tags=range_tags(start, end), run_config=run_config,
-                                    asset_selection=selection, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        tags=range_tags(start, end),
+        run_config=run_config,
+        asset_selection=selection,
+        raise_on_error=False,
+    )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     return result
 
@@ -70,10 +95,12 @@ def _assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("processing")
-    simulate(SimulationConfig(start=START, end=END, seed=21, scale=0.5, defects=DEFECTS), root / "landing",
-             root / "truth")
-    settings = Settings(data_dir=root / "data", landing_dir=root / "landing", partitions_start=START,
-                        demo_start=START, demo_end=END)
+    simulate(
+        SimulationConfig(start=START, end=END, seed=21, scale=0.5, defects=DEFECTS), root / "landing", root / "truth"
+    )
+    settings = Settings(
+        data_dir=root / "data", landing_dir=root / "landing", partitions_start=START, demo_start=START, demo_end=END
+    )
     instance = dg.DagsterInstance.ephemeral()
     result = _run(settings, instance, START, END)
     return settings, instance, result, _marts(settings.warehouse_path)
@@ -84,22 +111,40 @@ def reference(built):
     settings = built[0]
     landing = settings.landing_dir
     orders, events = ref.load_orders(landing), ref.load_events(landing)
-    return {"orders": orders, "events": events, "users": ref.load_users(landing), "spend": ref.load_spend(landing),
-            "daily": ref.daily_kpis(orders, events)}
+    return {
+        "orders": orders,
+        "events": events,
+        "users": ref.load_users(landing),
+        "spend": ref.load_spend(landing),
+        "daily": ref.daily_kpis(orders, events),
+    }
 
 
 def test_dbt_tests_ran_as_asset_checks_and_passed(built):
     _, _, result, _ = built
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    platform = {"quarantine_rate", "schema_drift", "volume_anomaly", "freshness", "expectations_red",
-                "expectations_yellow", "expectations_blue"}
+    platform = {
+        "quarantine_rate",
+        "schema_drift",
+        "volume_anomaly",
+        "freshness",
+        "expectations_red",
+        "expectations_yellow",
+        "expectations_blue",
+    }
     dbt_layers = {"staging", "intermediate", "marts", "reference"}
-    dbt_checks = [c.event_specific_data for c in checks if c.event_specific_data.check_name not in platform
-                  and c.event_specific_data.asset_key.path[0] in dbt_layers]
+    dbt_checks = [
+        c.event_specific_data
+        for c in checks
+        if c.event_specific_data.check_name not in platform and c.event_specific_data.asset_key.path[0] in dbt_layers
+    ]
     assert len(dbt_checks) > 40
     assert [c.check_name for c in dbt_checks if not c.passed] == []
-    blocking = [c.event_specific_data.check_name for c in checks if not c.event_specific_data.passed
-                and c.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
+    blocking = [
+        c.event_specific_data.check_name
+        for c in checks
+        if not c.event_specific_data.passed and c.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
+    ]
     assert blocking == []
     mats = {e.asset_key.to_user_string() for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert {f"marts/{m}" for m in MARTS} <= mats
@@ -138,8 +183,9 @@ def test_monthly_cohort_retention_equals_pandas(built, reference):
     monthly = cohorts[cohorts["cohort_grain"] == "month"].copy()
     monthly["cohort_start"] = pd.to_datetime(monthly["cohort_start"])
     want = ref.monthly_retention(reference["orders"])
-    merged = want.merge(monthly, left_on=["cohort", "period"], right_on=["cohort_start", "periods_since"],
-                        how="outer", indicator=True)
+    merged = want.merge(
+        monthly, left_on=["cohort", "period"], right_on=["cohort_start", "periods_since"], how="outer", indicator=True
+    )
     assert (merged["_merge"] == "both").all()
     assert (merged["size"] == merged["cohort_size"]).all()
     assert (merged["active"] == merged["active_customers"]).all()
@@ -151,14 +197,16 @@ def test_cac_and_roas_for_paid_search_equal_pandas(built, reference):
     channel = built[3]["kpi_channel_daily"]
     got = channel[channel["channel"] == "paid_search"].set_index("kpi_date")
     got.index = pd.to_datetime(got.index)
-    want = ref.channel_cac_roas(reference["orders"], reference["events"], reference["users"], reference["spend"],
-                                "paid_search")
+    want = ref.channel_cac_roas(
+        reference["orders"], reference["events"], reference["users"], reference["spend"], "paid_search"
+    )
     got = got.reindex(want.index)
     assert ((got["spend"].astype(float) * 100).round().astype(np.int64) == want["spend"]).all()
     assert (got["new_customers"] == want["new_customers"]).all()
     _close(got["cac"], want["cac"], atol=1e-9)
-    assert ((got["revenue_last_touch"].astype(float) * 100).round().astype(np.int64)
-            == want["revenue_last_touch"]).all()
+    assert (
+        (got["revenue_last_touch"].astype(float) * 100).round().astype(np.int64) == want["revenue_last_touch"]
+    ).all()
     _close(got["roas"], want["roas"], atol=1e-9)
     assert want["revenue_last_touch"].sum() > 0
 
@@ -183,11 +231,16 @@ def test_no_mart_contains_an_email_address_or_phone_number(built):
     try:
         columns = con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
-            "where table_schema in ('intermediate', 'marts') and data_type = 'VARCHAR'").fetchall()
+            "where table_schema in ('intermediate', 'marts') and data_type = 'VARCHAR'"
+        ).fetchall()
         assert len(columns) > 20
         for schema, table, column in columns:
-            values = [v for (v,) in con.execute(f'select distinct "{column}" from {schema}.{table} '
-                                                f'where "{column}" is not null').fetchall()]
+            values = [
+                v
+                for (v,) in con.execute(
+                    f'select distinct "{column}" from {schema}.{table} where "{column}" is not null'
+                ).fetchall()
+            ]
             bad = [v for v in values if email.search(v) or phone.search(v)]
             assert bad == [], f"{schema}.{table}.{column} holds PII: {bad[:3]}"
         # The raw layer does hold PII: the scan above would have found it there.
@@ -210,10 +263,18 @@ def test_materialising_days_again_leaves_the_same_marts(built):
 
 def test_incremental_build_day_by_day_equals_full_refresh(tmp_path):
     start, end = dt.date(2026, 3, 1), dt.date(2026, 3, 11)
-    simulate(SimulationConfig(start=start, end=end, seed=5, scale=0.3, defects=DEFECTS), tmp_path / "landing",
-             tmp_path / "truth")
-    settings = Settings(data_dir=tmp_path / "data", landing_dir=tmp_path / "landing", partitions_start=start,
-                        demo_start=start, demo_end=end)
+    simulate(
+        SimulationConfig(start=start, end=end, seed=5, scale=0.3, defects=DEFECTS),
+        tmp_path / "landing",
+        tmp_path / "truth",
+    )
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        landing_dir=tmp_path / "landing",
+        partitions_start=start,
+        demo_start=start,
+        demo_end=end,
+    )
     with dg.DagsterInstance.ephemeral() as instance:
         _run(settings, instance, start, dt.date(2026, 3, 9))
         for i in range(10, 12):

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from core.alerts.delivery import post_json
-from core.alerts.store import list_alerts, record_alert
 from core.alerts.kpi_rules import kpi_alerts
+from core.alerts.store import list_alerts, record_alert
 from core.quality import (
     QualityConfigError,
     freshness,
@@ -24,10 +24,10 @@ from core.quality import (
     schema_drift,
     volume_anomaly,
 )
-from orchestration.definitions import PLATFORM_JOB, build_definitions
-from orchestration.resources import build_resources
-from orchestration.partitions import range_tags
 from core.settings import PROJECT_ROOT, Settings
+from orchestration.definitions import PLATFORM_JOB, build_definitions
+from orchestration.partitions import range_tags
+from orchestration.resources import build_resources
 from simulator import DefectRates, SimulationConfig, simulate
 
 START, END = dt.date(2026, 1, 1), dt.date(2026, 1, 16)
@@ -37,8 +37,17 @@ CONFIG = load_alerting_config(PROJECT_ROOT / "expectations" / "alerting.yaml")
 # ------------------------------------------------------------------ pure checks
 def test_every_suite_loads_and_names_its_asset():
     suites = load_suites(PROJECT_ROOT / "expectations" / "suites")
-    sources = ["orders", "users", "events", "marketing_spend", "products", "inventory", "nps_surveys",
-               "support_tickets", "experiments"]
+    sources = [
+        "orders",
+        "users",
+        "events",
+        "marketing_spend",
+        "products",
+        "inventory",
+        "nps_surveys",
+        "support_tickets",
+        "experiments",
+    ]
     assert {f"raw/{s}" for s in sources} | {"marts/kpi_daily", "marts/user_profile"} <= set(suites)
     for suite in suites.values():
         assert any((e.get("meta") or {}).get("level") == "red" for e in suite.expectations), suite.name
@@ -46,8 +55,21 @@ def test_every_suite_loads_and_names_its_asset():
 
 def test_a_suite_with_an_unknown_level_is_rejected(tmp_path):
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"name": "bad", "meta": {"asset": "raw/x"}, "expectations": [
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}, "meta": {"level": "purple"}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "bad",
+                "meta": {"asset": "raw/x"},
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_not_be_null",
+                        "kwargs": {"column": "a"},
+                        "meta": {"level": "purple"},
+                    }
+                ],
+            }
+        )
+    )
     with pytest.raises(QualityConfigError, match=r"expectations\[0\].meta.level 'purple'"):
         load_suite(path)
 
@@ -90,20 +112,66 @@ def test_volume_anomaly_cases():
 
 
 def test_kpi_alerts_yellow_blue_and_complaint_spike():
-    monthly = pd.DataFrame([
-        {"kpi_month": pd.Timestamp("2026-03-01"), "kpi": "roas", "value": 2.0, "target": 2.5, "gap": -0.5,
-         "meets_target": False, "months_missed_in_a_row": 3},
-        {"kpi_month": pd.Timestamp("2026-03-01"), "kpi": "aov", "value": 43.0, "target": 45.0, "gap": -2.0,
-         "meets_target": False, "months_missed_in_a_row": 1},
-        {"kpi_month": pd.Timestamp("2026-03-01"), "kpi": "orders", "value": 900.0, "target": 1500.0, "gap": -600.0,
-         "meets_target": False, "months_missed_in_a_row": 2},
-        {"kpi_month": pd.Timestamp("2026-02-01"), "kpi": "nps", "value": 10.0, "target": 30.0, "gap": -20.0,
-         "meets_target": False, "months_missed_in_a_row": 5},
-    ])
+    monthly = pd.DataFrame(
+        [
+            {
+                "kpi_month": pd.Timestamp("2026-03-01"),
+                "kpi": "roas",
+                "value": 2.0,
+                "target": 2.5,
+                "gap": -0.5,
+                "meets_target": False,
+                "months_missed_in_a_row": 3,
+            },
+            {
+                "kpi_month": pd.Timestamp("2026-03-01"),
+                "kpi": "aov",
+                "value": 43.0,
+                "target": 45.0,
+                "gap": -2.0,
+                "meets_target": False,
+                "months_missed_in_a_row": 1,
+            },
+            {
+                "kpi_month": pd.Timestamp("2026-03-01"),
+                "kpi": "orders",
+                "value": 900.0,
+                "target": 1500.0,
+                "gap": -600.0,
+                "meets_target": False,
+                "months_missed_in_a_row": 2,
+            },
+            {
+                "kpi_month": pd.Timestamp("2026-02-01"),
+                "kpi": "nps",
+                "value": 10.0,
+                "target": 30.0,
+                "gap": -20.0,
+                "meets_target": False,
+                "months_missed_in_a_row": 5,
+            },
+        ]
+    )
     # As read from the warehouse: a nullable boolean column (one month's target unknown).
-    monthly = pd.concat([monthly, pd.DataFrame([{"kpi_month": pd.Timestamp("2026-03-01"), "kpi": "nps", "value": None,
-                                                  "target": 30.0, "gap": None, "meets_target": None,
-                                                  "months_missed_in_a_row": 0}])], ignore_index=True)
+    monthly = pd.concat(
+        [
+            monthly,
+            pd.DataFrame(
+                [
+                    {
+                        "kpi_month": pd.Timestamp("2026-03-01"),
+                        "kpi": "nps",
+                        "value": None,
+                        "target": 30.0,
+                        "gap": None,
+                        "meets_target": None,
+                        "months_missed_in_a_row": 0,
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
     monthly["meets_target"] = monthly["meets_target"].astype("boolean")
     days = pd.date_range("2026-03-01", periods=29)
     tickets = pd.Series([4] * 28 + [20], index=days)
@@ -193,10 +261,14 @@ def test_webhook_sensor_keeps_undelivered_alerts_for_the_next_tick(tmp_path, mon
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory):
     root = tmp_path_factory.mktemp("quality")
-    simulate(SimulationConfig(start=START, end=END, seed=13, scale=0.6, defects=DefectRates()), root / "landing",
-             root / "truth")
-    settings = Settings(data_dir=root / "data", landing_dir=root / "landing", partitions_start=START,
-                        demo_start=START, demo_end=END)
+    simulate(
+        SimulationConfig(start=START, end=END, seed=13, scale=0.6, defects=DefectRates()),
+        root / "landing",
+        root / "truth",
+    )
+    settings = Settings(
+        data_dir=root / "data", landing_dir=root / "landing", partitions_start=START, demo_start=START, demo_end=END
+    )
     instance = dg.DagsterInstance.ephemeral()
     first = _run(settings, instance, START, dt.date(2026, 1, 12))
     assert first.success
@@ -220,8 +292,14 @@ def _run_with_edited_orders(settings: Settings, instance, day: dt.date, edit):
 
 
 def _checks(result) -> dict[tuple[str, str], bool]:
-    return {(e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name): e.event_specific_data.passed
-            for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    return {
+        (
+            e.event_specific_data.asset_key.to_user_string(),
+            e.event_specific_data.check_name,
+        ): e.event_specific_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
 
 
 def _materialized(result) -> set[str]:
@@ -260,8 +338,9 @@ def test_red_check_blocks_downstream_and_alerts_reach_the_webhook(platform, tmp_
     assert not result.success
     assert _checks(result)[("raw/orders", "expectations_red")] is False
     done = _materialized(result)
-    assert not any(k.startswith("marts/") or k.startswith("intermediate/") for k in done), \
+    assert not any(k.startswith("marts/") or k.startswith("intermediate/") for k in done), (
         "no mart is built from blocked data"
+    )
     new = list_alerts(settings.alerts_path)[before:]
     red = [a for a in new if a.level == "red" and a.asset == "raw/orders" and a.check_name == "expectations_red"]
     assert red and "customer_id" in red[0].message and red[0].partition == str(day)
@@ -269,12 +348,20 @@ def test_red_check_blocks_downstream_and_alerts_reach_the_webhook(platform, tmp_
     # The failed run itself is an outage: the run-failure sensor raises a red alert for it.
     failure = result.get_run_failure_event()
     context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alerts", dagster_event=failure, dagster_instance=instance,
-        dagster_run=result.dagster_run, resources=build_resources(settings)).for_run_failure()
+        sensor_name="run_failure_alerts",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources=build_resources(settings),
+    ).for_run_failure()
     _sensor(settings, "run_failure_alerts")(context)
     outage = list_alerts(settings.alerts_path)[-1]
     assert (outage.level, outage.check_name, outage.run_id, outage.partition) == (
-        "red", "run_failure", result.run_id, f"{day}...{day}")
+        "red",
+        "run_failure",
+        result.run_id,
+        f"{day}...{day}",
+    )
 
     webhook = settings.model_copy(update={"alert_webhook_url": receiver})
     _sensor(webhook, "alert_webhook")(_sensor_context(webhook, instance=instance, cursor=str(before)))
@@ -296,8 +383,9 @@ def test_a_yellow_failure_does_not_block(platform):
     settings, instance, _ = platform
     day = dt.date(2026, 1, 15)
     # A new column at the end of every line: schema drift, yellow.
-    result = _run_with_edited_orders(settings, instance, day,
-                                     lambda lines: [lines[0] + ",gift_wrap", *[line + ",no" for line in lines[1:]]])
+    result = _run_with_edited_orders(
+        settings, instance, day, lambda lines: [lines[0] + ",gift_wrap", *[line + ",no" for line in lines[1:]]]
+    )
     assert result.success
     assert _checks(result)[("lake/orders", "schema_drift")] is False
     assert "marts/kpi_daily" in _materialized(result)

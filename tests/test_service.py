@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from core.service.snapshot import PersonalDataFound, publish_snapshot, read_manifest
+from core.settings import Settings
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.service.snapshot import SNAPSHOT_KEY, mart_keys
-from core.settings import Settings
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 PHONE = re.compile(r"\+\d{1,3}[\s-]?\d{8,12}\b|\b1[3-9]\d{9}\b")
@@ -57,8 +57,10 @@ def test_snapshot_asset_is_wired_into_the_daily_job(tmp_path):
     assert node.backfill_policy == dg.BackfillPolicy.single_run()
     marts = set(mart_keys())
     assert {"kpi_daily", "kpi_monthly", "user_profile", "segment_daily"} <= {k.path[-1] for k in marts}
-    expected = marts | {dg.AssetKey(["application", n]) for n in
-                        ("kpi_alerts", "churn_risk_scores", "demand_forecast", "ab_test_results")}
+    expected = marts | {
+        dg.AssetKey(["application", n])
+        for n in ("kpi_alerts", "churn_risk_scores", "demand_forecast", "ab_test_results")
+    }
     assert expected <= set(node.parent_keys)
     assets_def = defs.get_assets_def(SNAPSHOT_KEY)
     assert assets_def.op.pool == "warehouse"
@@ -84,10 +86,13 @@ def test_snapshot_equals_the_warehouse_table_by_table(served):
     con = duckdb.connect()
     attach(con, served.warehouse_path, "wh")
     attach(con, served.serving_path, "snap")
-    expected = [f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables where table_catalog = 'wh' "
-        "and (table_schema in ('marts', 'application') or (table_schema, table_name) = ('reference', 'kpi_targets'))"
-    ).fetchall()]
+    expected = [
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_catalog = 'wh' "
+            "and (table_schema in ('marts', 'application') or (table_schema, table_name) = ('reference', 'kpi_targets'))"
+        ).fetchall()
+    ]
     assert len([t for t in expected if t.startswith("marts.")]) == len(mart_keys())
     manifest = read_manifest(served.serving_dir)
     assert set(manifest["tables"]) == set(expected) | {"ops.alerts"}
@@ -95,12 +100,14 @@ def test_snapshot_equals_the_warehouse_table_by_table(served):
         rows = con.execute(f"select count(*) from wh.{name}").fetchone()[0]
         assert manifest["tables"][name]["rows"] == rows
         for a, b in (("wh", "snap"), ("snap", "wh")):
-            missing = con.execute(f"select count(*) from (select * from {a}.{name} except all "
-                                  f"select * from {b}.{name})").fetchone()[0]
+            missing = con.execute(
+                f"select count(*) from (select * from {a}.{name} except all select * from {b}.{name})"
+            ).fetchone()[0]
             assert missing == 0, f"{name}: {missing} rows of {a} are not in {b}"
         parquet = served.serving_dir / manifest["tables"][name]["parquet"]
-        diff = con.execute(f"select count(*) from (select * from read_parquet('{parquet}') except all "
-                           f"select * from snap.{name})").fetchone()[0]
+        diff = con.execute(
+            f"select count(*) from (select * from read_parquet('{parquet}') except all select * from snap.{name})"
+        ).fetchone()[0]
         assert diff == 0 and con.execute(f"select count(*) from read_parquet('{parquet}')").fetchone()[0] == rows
     assert con.execute("select count(*) from snap.marts.kpi_daily").fetchone()[0] > 150
 
@@ -147,9 +154,12 @@ def test_no_email_address_or_phone_number_anywhere_in_the_snapshot(served):
 def _tiny_warehouse(path, note: str) -> None:
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
-    con.execute("create table marts.people as select 'C1' as customer_id, ? as note, "
-                "'5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8' as email_sha256, "
-                "'+86 13800138000' as phone", [note])
+    con.execute(
+        "create table marts.people as select 'C1' as customer_id, ? as note, "
+        "'5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8' as email_sha256, "
+        "'+86 13800138000' as phone",
+        [note],
+    )
     con.close()
 
 
@@ -159,8 +169,12 @@ def test_publish_drops_contact_columns_and_refuses_personal_data(tmp_path):
     snap = publish_snapshot(tmp_path / "clean.duckdb", serving)
     assert sorted(snap.excluded_columns) == ["marts.people.email_sha256", "marts.people.phone"]
     con = duckdb.connect(str(snap.path), read_only=True)
-    assert [c for (c,) in con.execute("select column_name from information_schema.columns "
-                                      "where table_name = 'people'").fetchall()] == ["customer_id", "note"]
+    assert [
+        c
+        for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_name = 'people'"
+        ).fetchall()
+    ] == ["customer_id", "note"]
     con.close()
     before = snap.path.stat().st_ino
     for note in ("call me on +86 139 1234 5678", "write to li.wei@example.com", "13912345678"):
@@ -174,15 +188,17 @@ def test_publish_drops_contact_columns_and_refuses_personal_data(tmp_path):
 
 def test_a_publish_swaps_atomically_and_a_long_reader_finishes_on_the_old_file(served, tmp_path):
     serving = tmp_path / "serving"
-    first = publish_snapshot(served.warehouse_path, serving, served.alerts_path,
-                             now=dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc))
+    first = publish_snapshot(
+        served.warehouse_path, serving, served.alerts_path, now=dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    )
     reader = duckdb.connect()
     attach(reader, first.path, "old")
     cursor = reader.execute("select * from old.marts.segment_daily order by segment_date, customer_id")
     head = cursor.fetchmany(100)
     old_inode = first.path.stat().st_ino
-    second = publish_snapshot(served.warehouse_path, serving, served.alerts_path,
-                              now=dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc))
+    second = publish_snapshot(
+        served.warehouse_path, serving, served.alerts_path, now=dt.datetime(2026, 4, 2, tzinfo=dt.UTC)
+    )
     assert second.path == first.path and second.path.stat().st_ino != old_inode, "a new file took the name"
     rest = cursor.fetchall()
     total = duckdb.connect(str(served.warehouse_path), read_only=True)
@@ -195,13 +211,20 @@ def test_a_publish_swaps_atomically_and_a_long_reader_finishes_on_the_old_file(s
     attach(fresh, second.path, "new")
     assert fresh.execute("select published_at from new.meta.snapshot").fetchone()[0] == dt.datetime(2026, 4, 2)
     assert json.loads((serving / "manifest.json").read_text())["published_at"].startswith("2026-04-02")
-    assert not [p for p in serving.rglob("*.tmp")], "no temporary file is left behind"
+    assert not list(serving.rglob("*.tmp")), "no temporary file is left behind"
 
 
 def test_publisher_and_api_do_not_import_dagster():
-    code = ("import sys, core.service.snapshot, api.app, api.snapshot, api.keys, api.__main__; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_dbt')))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, core.service.snapshot, api.app, api.snapshot, api.keys, api.__main__; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dagster', 'dagster_dbt')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

@@ -16,13 +16,19 @@ from tests.conftest import MONTH_DEFECTS
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _run(tmp: Path, seed: int) -> dict[str, str]:
-    simulate(SimulationConfig(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 6), seed=seed, scale=0.2),
-             tmp / "landing", tmp / "truth")
+    simulate(
+        SimulationConfig(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 6), seed=seed, scale=0.2),
+        tmp / "landing",
+        tmp / "truth",
+    )
     return _digest(tmp)
 
 
@@ -81,7 +87,9 @@ def test_timestamp_variants_and_late_events_are_present(sim_month):
 
 
 def test_orders_have_guests_returns_and_pii_in_users(sim_month):
-    frames = [pd.read_csv(p, dtype=str, on_bad_lines="skip") for p in sorted((sim_month / "landing" / "orders").glob("*.csv"))]
+    frames = [
+        pd.read_csv(p, dtype=str, on_bad_lines="skip") for p in sorted((sim_month / "landing" / "orders").glob("*.csv"))
+    ]
     orders = pd.concat(frames)
     qty = pd.to_numeric(orders["quantity"], errors="coerce")
     assert (qty < 0).sum() > 8, "returns arrive as negative quantities"
@@ -93,9 +101,18 @@ def test_orders_have_guests_returns_and_pii_in_users(sim_month):
 
 
 def test_weekly_and_yearly_seasonality(tmp_path):
-    simulate(SimulationConfig(start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31), seed=3, scale=0.1,
-                              defects=DefectRates.none(), sources=("marketing_spend", "events")),
-             tmp_path / "landing", tmp_path / "truth")
+    simulate(
+        SimulationConfig(
+            start=dt.date(2025, 1, 1),
+            end=dt.date(2025, 12, 31),
+            seed=3,
+            scale=0.1,
+            defects=DefectRates.none(),
+            sources=("marketing_spend", "events"),
+        ),
+        tmp_path / "landing",
+        tmp_path / "truth",
+    )
     spend = pd.concat(pd.read_csv(p) for p in sorted((tmp_path / "landing" / "marketing_spend").glob("*.csv")))
     daily = spend.groupby("spend_date")["spend"].sum()
     daily.index = pd.to_datetime(daily.index)

@@ -20,8 +20,7 @@ def post_json(url: str, payload: dict, timeout: float, retries: int, backoff: fl
     body = json.dumps(payload).encode()
     last = ""
     for attempt in range(retries + 1):
-        request = urllib.request.Request(url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 if 200 <= response.status < 300:
@@ -38,13 +37,19 @@ def post_json(url: str, payload: dict, timeout: float, retries: int, backoff: fl
     return False, last
 
 
-def deliver(alerts: Sequence[Alert], url: str, webhook: Webhook,
-            on_delivered: Callable[[Alert], None]) -> tuple[int, str | None]:
+def deliver(
+    alerts: Sequence[Alert], url: str, webhook: Webhook, on_delivered: Callable[[Alert], None]
+) -> tuple[int, str | None]:
     """Post alerts in order until one fails; returns (delivered, why the next one failed or None)."""
     delivered = 0
     for alert in alerts:
-        ok, detail = post_json(url, alert.to_json(), timeout=webhook.timeout_seconds, retries=webhook.retries,
-                               backoff=webhook.backoff_seconds)
+        ok, detail = post_json(
+            url,
+            alert.to_json(),
+            timeout=webhook.timeout_seconds,
+            retries=webhook.retries,
+            backoff=webhook.backoff_seconds,
+        )
         if not ok:
             return delivered, f"alert {alert.alert_id} not delivered ({detail})"
         delivered += 1

@@ -29,18 +29,26 @@ class KpiAlert:
 def kpi_below_target(row, month: str, config: AlertingConfig) -> KpiAlert | None:
     """Yellow: a KPI missed its target this many months in a row."""
     if row.months_missed_in_a_row >= config.kpi.months_missed_yellow:
-        return KpiAlert("yellow", "kpi_below_target", month,
-                        f"{row.kpi} missed its target {int(row.months_missed_in_a_row)} months in a row "
-                        f"({row.value:.4g} vs target {row.target:.4g})")
+        return KpiAlert(
+            "yellow",
+            "kpi_below_target",
+            month,
+            f"{row.kpi} missed its target {int(row.months_missed_in_a_row)} months in a row "
+            f"({row.value:.4g} vs target {row.target:.4g})",
+        )
     return None
 
 
 def kpi_minor_deviation(row, month: str, config: AlertingConfig) -> KpiAlert | None:
     """Blue: a KPI missed its target by less than the minor gap."""
     if row.target and abs(row.gap) / abs(row.target) < config.kpi.minor_gap_blue:
-        return KpiAlert("blue", "kpi_minor_deviation", month,
-                        f"{row.kpi} slightly below target ({row.value:.4g} vs {row.target:.4g}, "
-                        f"{abs(row.gap) / abs(row.target):.1%} off)")
+        return KpiAlert(
+            "blue",
+            "kpi_minor_deviation",
+            month,
+            f"{row.kpi} slightly below target ({row.value:.4g} vs {row.target:.4g}, "
+            f"{abs(row.gap) / abs(row.target):.1%} off)",
+        )
     return None
 
 
@@ -56,9 +64,13 @@ def complaint_spike(tickets: pd.Series, config: AlertingConfig) -> KpiAlert | No
     median = float(history.median())
     value = float(tickets.loc[day])
     if value >= config.complaints.min_tickets and value > config.complaints.ratio_yellow * max(median, 1.0):
-        return KpiAlert("yellow", "complaint_spike", str(pd.Timestamp(day).date()),
-                        f"{value:.0f} complaints on {pd.Timestamp(day).date()}, "
-                        f"{value / max(median, 1.0):.1f}x the trailing median {median:.0f}")
+        return KpiAlert(
+            "yellow",
+            "complaint_spike",
+            str(pd.Timestamp(day).date()),
+            f"{value:.0f} complaints on {pd.Timestamp(day).date()}, "
+            f"{value / max(median, 1.0):.1f}x the trailing median {median:.0f}",
+        )
     return None
 
 
@@ -97,7 +109,10 @@ def kpi_daily_anomaly(daily: pd.DataFrame, config: AlertingConfig) -> tuple[Chec
     daily = daily.set_index(pd.to_datetime(daily["kpi_date"]).dt.date)
     last = daily.index.max()
     window = daily[(daily.index < last) & (daily.index >= last - dt.timedelta(days=config.volume.trailing_days))]
-    outcomes = [volume_anomaly(window["orders"], float(daily.loc[last, "orders"]), config, f"orders on {last}"),
-                volume_anomaly(window["net_revenue"].astype(float), float(daily.loc[last, "net_revenue"]), config,
-                               f"net revenue on {last}")]
+    outcomes = [
+        volume_anomaly(window["orders"], float(daily.loc[last, "orders"]), config, f"orders on {last}"),
+        volume_anomaly(
+            window["net_revenue"].astype(float), float(daily.loc[last, "net_revenue"]), config, f"net revenue on {last}"
+        ),
+    ]
     return worst(outcomes), str(last)

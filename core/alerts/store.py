@@ -50,22 +50,34 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
-def record_alert(path: Path, level: str, message: str, asset: str | None = None, check_name: str | None = None,
-                 partition: str | None = None, run_id: str | None = None, dedupe: bool = False) -> int:
+def record_alert(
+    path: Path,
+    level: str,
+    message: str,
+    asset: str | None = None,
+    check_name: str | None = None,
+    partition: str | None = None,
+    run_id: str | None = None,
+    dedupe: bool = False,
+) -> int:
     """Append an alert; returns its id. With dedupe, an identical alert already recorded is reused."""
     if level not in LEVELS:
         raise ValueError(f"alert level {level!r} is not one of {LEVELS}")
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     with _connect(path) as con:
         if dedupe:
-            row = con.execute("select alert_id from alerts where level = ? and asset is ? and check_name is ? "
-                              "and partition is ? and message = ?",
-                              (level, asset, check_name, partition, message)).fetchone()
+            row = con.execute(
+                "select alert_id from alerts where level = ? and asset is ? and check_name is ? "
+                "and partition is ? and message = ?",
+                (level, asset, check_name, partition, message),
+            ).fetchone()
             if row:
                 return int(row[0])
         cur = con.execute(
             "insert into alerts (created_at, level, asset, check_name, partition, message, run_id) "
-            "values (?, ?, ?, ?, ?, ?, ?)", (now, level, asset, check_name, partition, message, run_id))
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            (now, level, asset, check_name, partition, message, run_id),
+        )
         return int(cur.lastrowid)
 
 
@@ -73,6 +85,9 @@ def list_alerts(path: Path, after_id: int = 0, limit: int = 1000) -> list[Alert]
     if not path.exists():
         return []
     with _connect(path) as con:
-        rows = con.execute("select alert_id, created_at, level, asset, check_name, partition, message, run_id "
-                           "from alerts where alert_id > ? order by alert_id limit ?", (after_id, limit)).fetchall()
+        rows = con.execute(
+            "select alert_id, created_at, level, asset, check_name, partition, message, run_id "
+            "from alerts where alert_id > ? order by alert_id limit ?",
+            (after_id, limit),
+        ).fetchall()
     return [Alert(*row) for row in rows]

@@ -162,12 +162,19 @@ def compare_means(x_t: np.ndarray, x_c: np.ndarray, alpha: float = 0.05) -> Mean
     diff = float(x_t.mean() - x_c.mean())
     se = math.sqrt(v_t + v_c)
     if se == 0:
-        return MeanComparison(diff, (diff, diff), 0.0 if diff == 0 else math.copysign(math.inf, diff),
-                              float(n_t + n_c - 2), 1.0 if diff == 0 else 0.0)
+        return MeanComparison(
+            diff,
+            (diff, diff),
+            0.0 if diff == 0 else math.copysign(math.inf, diff),
+            float(n_t + n_c - 2),
+            1.0 if diff == 0 else 0.0,
+        )
     df = (v_t + v_c) ** 2 / (v_t**2 / (n_t - 1) + v_c**2 / (n_c - 1))
     t = diff / se
     t_crit = float(stats.t.ppf(1 - alpha / 2, df))
-    return MeanComparison(diff, (diff - t_crit * se, diff + t_crit * se), t, float(df), float(2 * stats.t.sf(abs(t), df)))
+    return MeanComparison(
+        diff, (diff - t_crit * se, diff + t_crit * se), t, float(df), float(2 * stats.t.sf(abs(t), df))
+    )
 
 
 def sample_ratio_test(observed: Mapping[str, int], planned: Mapping[str, float] | None = None) -> tuple[float, float]:
@@ -184,8 +191,9 @@ def sample_ratio_test(observed: Mapping[str, int], planned: Mapping[str, float] 
 
 
 # ------------------------------------------------------------------ outcomes per user
-def user_outcomes(assignments: pd.DataFrame, orders: pd.DataFrame, window: dt.timedelta,
-                  as_of: pd.Timestamp | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def user_outcomes(
+    assignments: pd.DataFrame, orders: pd.DataFrame, window: dt.timedelta, as_of: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per assigned customer: (experiment_id, variant, customer_id, assigned_at, converted, revenue).
 
     ``assignments``: experiment_id, variant, customer_id, assigned_at (several rows per customer
@@ -196,27 +204,34 @@ def user_outcomes(assignments: pd.DataFrame, orders: pd.DataFrame, window: dt.ti
     a = assignments.dropna(subset=["experiment_id", "variant", "customer_id", "assigned_at"])
     a = a.assign(assigned_at=pd.to_datetime(a["assigned_at"]))
     grouped = a.groupby(["experiment_id", "customer_id"], sort=False)
-    first = grouped.agg(variant=("variant", "first"), variants=("variant", "nunique"),
-                        assigned_at=("assigned_at", "min")).reset_index()
-    crossovers = (first[first["variants"] > 1].groupby("experiment_id").size()
-                  .rename("crossover_users").reset_index())
+    first = grouped.agg(
+        variant=("variant", "first"), variants=("variant", "nunique"), assigned_at=("assigned_at", "min")
+    ).reset_index()
+    crossovers = first[first["variants"] > 1].groupby("experiment_id").size().rename("crossover_users").reset_index()
     first = first[first["variants"] == 1].drop(columns="variants")
     columns = ["experiment_id", "variant", "customer_id", "assigned_at", "converted", "revenue"]
     if first.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}), crossovers
     o = orders.dropna(subset=["customer_id", "ordered_at"])
-    o = o.assign(customer_id=o["customer_id"].astype(str), ordered_at=pd.to_datetime(o["ordered_at"]),
-                 amount=o["amount"].astype(float))
+    o = o.assign(
+        customer_id=o["customer_id"].astype(str),
+        ordered_at=pd.to_datetime(o["ordered_at"]),
+        amount=o["amount"].astype(float),
+    )
     first = first.assign(customer_id=first["customer_id"].astype(str))
     if as_of is None:
         as_of = o["ordered_at"].max() if len(o) else first["assigned_at"].max()
     if pd.notna(as_of):
         first = first[first["assigned_at"] + window <= pd.Timestamp(as_of)]
     joined = first.merge(o[["customer_id", "ordered_at", "amount"]], on="customer_id", how="inner")
-    inside = joined[(joined["ordered_at"] >= joined["assigned_at"])
-                    & (joined["ordered_at"] < joined["assigned_at"] + window)]
-    per_user = inside.groupby(["experiment_id", "customer_id"]).agg(
-        orders=("amount", "size"), revenue=("amount", "sum")).reset_index()
+    inside = joined[
+        (joined["ordered_at"] >= joined["assigned_at"]) & (joined["ordered_at"] < joined["assigned_at"] + window)
+    ]
+    per_user = (
+        inside.groupby(["experiment_id", "customer_id"])
+        .agg(orders=("amount", "size"), revenue=("amount", "sum"))
+        .reset_index()
+    )
     out = first.merge(per_user, on=["experiment_id", "customer_id"], how="left")
     out["converted"] = out["orders"].fillna(0).astype(int) > 0
     out["revenue"] = out["revenue"].fillna(0.0).astype(float)
@@ -225,16 +240,27 @@ def user_outcomes(assignments: pd.DataFrame, orders: pd.DataFrame, window: dt.ti
 
 
 # ------------------------------------------------------------------ the analysis
-def _decide(n: tuple[int, int], conv: tuple[int, int], srm_p: float, prop: ProportionComparison | None,
-            means: MeanComparison | None, config: AbConfig) -> tuple[str, str]:
+def _decide(
+    n: tuple[int, int],
+    conv: tuple[int, int],
+    srm_p: float,
+    prop: ProportionComparison | None,
+    means: MeanComparison | None,
+    config: AbConfig,
+) -> tuple[str, str]:
     if min(n) < config.min_users or min(conv) < config.min_conversions:
-        return "insufficient_data", (f"needs {config.min_users} users and {config.min_conversions} conversions "
-                                     f"per variant (treatment {n[0]}/{conv[0]}, control {n[1]}/{conv[1]})")
+        return "insufficient_data", (
+            f"needs {config.min_users} users and {config.min_conversions} conversions "
+            f"per variant (treatment {n[0]}/{conv[0]}, control {n[1]}/{conv[1]})"
+        )
     if srm_p < config.srm_alpha:
         return "invalid_srm", f"sample ratio mismatch (p = {srm_p:.2g} < {config.srm_alpha})"
     assert prop is not None and means is not None
-    worse = [name for name, p, d in [("conversion", prop.p_value, prop.abs_lift),
-                                     ("revenue per user", means.p_value, means.diff)] if p < config.alpha and d < 0]
+    worse = [
+        name
+        for name, p, d in [("conversion", prop.p_value, prop.abs_lift), ("revenue per user", means.p_value, means.diff)]
+        if p < config.alpha and d < 0
+    ]
     if worse:
         return "harm", f"{' and '.join(worse)} significantly lower (alpha {config.alpha})"
     if prop.p_value < config.alpha and prop.abs_lift > 0:
@@ -242,32 +268,48 @@ def _decide(n: tuple[int, int], conv: tuple[int, int], srm_p: float, prop: Propo
     return "no_effect", f"no significant difference at alpha {config.alpha} (conversion p = {prop.p_value:.2g})"
 
 
-def analyse(outcomes: pd.DataFrame, config: AbConfig = AbConfig(), crossovers: pd.DataFrame | None = None,
-            as_of: pd.Timestamp | None = None, computed_at: dt.datetime | None = None) -> pd.DataFrame:
+def analyse(
+    outcomes: pd.DataFrame,
+    config: AbConfig = AbConfig(),
+    crossovers: pd.DataFrame | None = None,
+    as_of: pd.Timestamp | None = None,
+    computed_at: dt.datetime | None = None,
+) -> pd.DataFrame:
     """The results table: one row per experiment x variant; comparison columns on the treatment rows."""
-    computed_at = computed_at or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    computed_at = computed_at or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     cross = dict(zip(crossovers["experiment_id"], crossovers["crossover_users"])) if crossovers is not None else {}
     rows = []
     for exp_id, exp in outcomes.groupby("experiment_id", sort=True):
-        per = {v: g for v, g in exp.groupby("variant", sort=True)}
+        per = dict(exp.groupby("variant", sort=True))
         users = {v: len(g) for v, g in per.items()}
-        planned = config.planned_splits.get(exp_id) or {v: 1.0 for v in per}
+        planned = config.planned_splits.get(exp_id) or dict.fromkeys(per, 1.0)
         planned_total = sum(planned.get(v, 0.0) for v in per) or 1.0
         srm_chi2, srm_p = sample_ratio_test(users, planned) if len(per) > 1 else (math.nan, math.nan)
         control = per.get(CONTROL)
         base = {
-            "experiment_id": exp_id, "srm_chi2": srm_chi2, "srm_p_value": srm_p,
-            "experiment_users": int(len(exp)), "crossover_users": int(cross.get(exp_id, 0)),
-            "first_assigned_at": exp["assigned_at"].min(), "last_assigned_at": exp["assigned_at"].max(),
-            "as_of": as_of, "conversion_window_hours": config.window.total_seconds() / 3600,
-            "alpha": config.alpha, "computed_at": computed_at,
+            "experiment_id": exp_id,
+            "srm_chi2": srm_chi2,
+            "srm_p_value": srm_p,
+            "experiment_users": int(len(exp)),
+            "crossover_users": int(cross.get(exp_id, 0)),
+            "first_assigned_at": exp["assigned_at"].min(),
+            "last_assigned_at": exp["assigned_at"].max(),
+            "as_of": as_of,
+            "conversion_window_hours": config.window.total_seconds() / 3600,
+            "alpha": config.alpha,
+            "computed_at": computed_at,
         }
         for variant, g in per.items():
             conv, n = int(g["converted"].sum()), len(g)
             rev = g["revenue"].to_numpy(dtype=float)
             row = base | {
-                "variant": variant, "is_control": variant == CONTROL, "users": n, "conversions": conv,
-                "conversion_rate": conv / n, "revenue": float(rev.sum()), "revenue_per_user": float(rev.mean()),
+                "variant": variant,
+                "is_control": variant == CONTROL,
+                "users": n,
+                "conversions": conv,
+                "conversion_rate": conv / n,
+                "revenue": float(rev.sum()),
+                "revenue_per_user": float(rev.mean()),
                 "revenue_per_user_sd": float(rev.std(ddof=1)) if n > 1 else math.nan,
                 "planned_share": planned.get(variant, 0.0) / planned_total,
                 "observed_share": n / len(exp),
@@ -276,8 +318,9 @@ def analyse(outcomes: pd.DataFrame, config: AbConfig = AbConfig(), crossovers: p
                 row |= _compare(g, control, srm_p, config)
             rows.append(row)
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
-    return frame.sort_values(["experiment_id", "is_control", "variant"], ascending=[True, False, True],
-                             ignore_index=True)
+    return frame.sort_values(
+        ["experiment_id", "is_control", "variant"], ascending=[True, False, True], ignore_index=True
+    )
 
 
 def _compare(treat: pd.DataFrame, control: pd.DataFrame | None, srm_p: float, config: AbConfig) -> dict:
@@ -292,13 +335,21 @@ def _compare(treat: pd.DataFrame, control: pd.DataFrame | None, srm_p: float, co
         means = compare_means(treat["revenue"].to_numpy(), control["revenue"].to_numpy(), config.alpha)
         rpu_c = float(control["revenue"].mean())
         out = {
-            "abs_lift": prop.abs_lift, "abs_lift_ci_low": prop.abs_ci[0], "abs_lift_ci_high": prop.abs_ci[1],
-            "rel_lift": prop.rel_lift, "rel_lift_ci_low": prop.rel_ci[0], "rel_lift_ci_high": prop.rel_ci[1],
-            "z_conversion": prop.z, "p_value_conversion": prop.p_value,
-            "revenue_per_user_diff": means.diff, "revenue_per_user_diff_ci_low": means.ci[0],
+            "abs_lift": prop.abs_lift,
+            "abs_lift_ci_low": prop.abs_ci[0],
+            "abs_lift_ci_high": prop.abs_ci[1],
+            "rel_lift": prop.rel_lift,
+            "rel_lift_ci_low": prop.rel_ci[0],
+            "rel_lift_ci_high": prop.rel_ci[1],
+            "z_conversion": prop.z,
+            "p_value_conversion": prop.p_value,
+            "revenue_per_user_diff": means.diff,
+            "revenue_per_user_diff_ci_low": means.ci[0],
             "revenue_per_user_diff_ci_high": means.ci[1],
             "revenue_per_user_rel_lift": means.diff / rpu_c if rpu_c else math.nan,
-            "t_revenue": means.t, "df_revenue": means.df, "p_value_revenue": means.p_value,
+            "t_revenue": means.t,
+            "df_revenue": means.df,
+            "p_value_revenue": means.p_value,
         }
     decision, reason = _decide(n, conv, srm_p, prop, means, config)
     return out | {"decision": decision, "decision_reason": reason}
@@ -307,25 +358,32 @@ def _compare(treat: pd.DataFrame, control: pd.DataFrame | None, srm_p: float, co
 # ------------------------------------------------------------------ the warehouse
 def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, name = relation.split(".")
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, name]).fetchone()[0] > 0
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def read_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp | None]:
     """Assignments, the assigned customers' orders (one row per order) and the data's last order time."""
     if not (_exists(con, ASSIGNMENTS) and _exists(con, ORDER_LINES)):
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in
-                              ["experiment_id", "variant", "customer_id", "assigned_at"]})
+        empty = pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in ["experiment_id", "variant", "customer_id", "assigned_at"]}
+        )
         return empty, pd.DataFrame({"customer_id": [], "ordered_at": [], "amount": []}), None
     assignments = con.execute(
         f"select experiment_id, variant, customer_id, assigned_at from {ASSIGNMENTS} "
-        "where experiment_id is not null and customer_id is not null").df()
+        "where experiment_id is not null and customer_id is not null"
+    ).df()
     orders = con.execute(
         f"""select customer_id, order_id, min(ordered_at) as ordered_at, cast(sum(net_amount) as double) as amount
             from {ORDER_LINES}
             where line_type = 'sale'
               and customer_id in (select customer_id from {ASSIGNMENTS})
-            group by customer_id, order_id""").df()
+            group by customer_id, order_id"""
+    ).df()
     as_of = con.execute(f"select max(ordered_at) from {ORDER_LINES} where line_type = 'sale'").fetchone()[0]
     return assignments, orders, (pd.Timestamp(as_of) if as_of is not None else None)
 
@@ -358,8 +416,11 @@ def run_analysis(con: duckdb.DuckDBPyConnection, config: AbConfig = AbConfig()) 
 
 def markdown_table(results: pd.DataFrame) -> str:
     """A short markdown summary: one line per treatment (and its control's conversion)."""
-    lines = ["| experiment | variant | users (t/c) | conversion (t/c) | relative lift [95% CI] | p | "
-             "revenue/user (t/c) | p (revenue) | SRM p | decision |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| experiment | variant | users (t/c) | conversion (t/c) | relative lift [95% CI] | p | "
+        "revenue/user (t/c) | p (revenue) | SRM p | decision |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for exp_id, exp in results.groupby("experiment_id", sort=True):
         control = exp[exp["is_control"]]
         c = control.iloc[0] if len(control) else None
@@ -367,11 +428,16 @@ def markdown_table(results: pd.DataFrame) -> str:
             users_c = f"{c.users}" if c is not None else "-"
             conv_c = f"{c.conversion_rate:.1%}" if c is not None else "-"
             rpu_c = f"{c.revenue_per_user:.2f}" if c is not None else "-"
-            lift = (f"{r.rel_lift:+.1%} [{r.rel_lift_ci_low:+.1%}, {r.rel_lift_ci_high:+.1%}]"
-                    if pd.notna(r.rel_lift) else "-")
-            lines.append(f"| {exp_id} | {r.variant} | {r.users}/{users_c} | {r.conversion_rate:.1%}/{conv_c} | {lift} | "
-                         f"{_fmt_p(r.p_value_conversion)} | {r.revenue_per_user:.2f}/{rpu_c} | "
-                         f"{_fmt_p(r.p_value_revenue)} | {_fmt_p(r.srm_p_value)} | {r.decision} |")
+            lift = (
+                f"{r.rel_lift:+.1%} [{r.rel_lift_ci_low:+.1%}, {r.rel_lift_ci_high:+.1%}]"
+                if pd.notna(r.rel_lift)
+                else "-"
+            )
+            lines.append(
+                f"| {exp_id} | {r.variant} | {r.users}/{users_c} | {r.conversion_rate:.1%}/{conv_c} | {lift} | "
+                f"{_fmt_p(r.p_value_conversion)} | {r.revenue_per_user:.2f}/{rpu_c} | "
+                f"{_fmt_p(r.p_value_revenue)} | {_fmt_p(r.srm_p_value)} | {r.decision} |"
+            )
     return "\n".join(lines)
 
 

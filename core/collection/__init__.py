@@ -5,5 +5,16 @@ from core.collection.contracts import Contract, ContractError, load_contract, lo
 from core.collection.files import FileProblem, MissingSource, find_files
 from core.collection.writing import partition_path
 
-__all__ = ["Contract", "ContractError", "FileProblem", "MissingSource", "PartitionResult", "collect_partition",
-           "collect_partitions", "find_files", "load_contract", "load_contracts", "partition_path"]
+__all__ = [
+    "Contract",
+    "ContractError",
+    "FileProblem",
+    "MissingSource",
+    "PartitionResult",
+    "collect_partition",
+    "collect_partitions",
+    "find_files",
+    "load_contract",
+    "load_contracts",
+    "partition_path",
+]

@@ -63,8 +63,9 @@ class _StagedFile:
     rejects: str
 
 
-def connect_collector(memory_limit: str = "1GB", threads: int | None = None,
-                      spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect_collector(
+    memory_limit: str = "1GB", threads: int | None = None, spill_dir: Path | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection for collection (reusable across partitions)."""
     config = {"memory_limit": memory_limit, "preserve_insertion_order": True}
     if spill_dir is not None:
@@ -83,8 +84,9 @@ def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # ------------------------------------------------------------------ 1. check and stage the files
-def _stage_files(con: duckdb.DuckDBPyConnection, contract: Contract, files: list[Path], workdir: Path,
-                 result: PartitionResult) -> list[_StagedFile]:
+def _stage_files(
+    con: duckdb.DuckDBPyConnection, contract: Contract, files: list[Path], workdir: Path, result: PartitionResult
+) -> list[_StagedFile]:
     """Check every file as a whole, then load it into the collector as text."""
     staged = []
     for i, path in enumerate(files):
@@ -101,20 +103,28 @@ def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
     here: a line that is not an object is judged with the records). Undecodable bytes are a file problem."""
     m = contract.mapping
     if m.format == "jsonl":
-        malformed = ("select NULL::INTEGER as file_id, NULL::BIGINT as record_number, NULL::BIGINT as line_number, "
-                     "NULL::VARCHAR as raw_record, NULL::VARCHAR as reason, NULL::VARCHAR as detail limit 0")
+        malformed = (
+            "select NULL::INTEGER as file_id, NULL::BIGINT as record_number, NULL::BIGINT as line_number, "
+            "NULL::VARCHAR as raw_record, NULL::VARCHAR as reason, NULL::VARCHAR as detail limit 0"
+        )
     else:
         parts = []
         for i, f in enumerate(staged):
             bad = con.execute(f"select count(*) from {f.rejects} where error_type = 'INVALID ENCODING'").fetchone()[0]
             if bad:
-                line = con.execute(f"select min(line) from {f.rejects} where error_type = 'INVALID ENCODING'").fetchone()[0]
-                raise FileProblem(f.path, f"line {line} (and {bad - 1} more) holds bytes that are not valid "
-                                          f"{m.encoding}", "set mapping.encoding to the export's encoding "
-                                                           "(e.g. latin-1, gbk), or re-export as UTF-8")
-            parts.append(f"select {i} as file_id, NULL::BIGINT as record_number, line as line_number, "
-                         f"any_value(csv_line) as raw_record, 'malformed' as reason, "
-                         f"string_agg(DISTINCT error_message, '; ') as detail from {f.rejects} group by line")
+                line = con.execute(
+                    f"select min(line) from {f.rejects} where error_type = 'INVALID ENCODING'"
+                ).fetchone()[0]
+                raise FileProblem(
+                    f.path,
+                    f"line {line} (and {bad - 1} more) holds bytes that are not valid {m.encoding}",
+                    "set mapping.encoding to the export's encoding (e.g. latin-1, gbk), or re-export as UTF-8",
+                )
+            parts.append(
+                f"select {i} as file_id, NULL::BIGINT as record_number, line as line_number, "
+                f"any_value(csv_line) as raw_record, 'malformed' as reason, "
+                f"string_agg(DISTINCT error_message, '; ') as detail from {f.rejects} group by line"
+            )
         malformed = " union all ".join(parts)
     con.execute(f"CREATE TEMP TABLE malformed AS {malformed}")
 
@@ -141,14 +151,21 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     typed_expr = {c.name: typed(c, value[c.name], contract) for c in cols}
     if m.returns == "status" and contract.returns_negate:
         for name in contract.returns_negate:
-            typed_expr[name] = (f"(case when {value['status']} = 'returned' then -abs({typed_expr[name]}) "
-                                f"else {typed_expr[name]} end)")
+            typed_expr[name] = (
+                f"(case when {value['status']} = 'returned' then -abs({typed_expr[name]}) else {typed_expr[name]} end)"
+            )
     typed_ref = {c.name: q("t_" + c.name) for c in cols}
     failed = [r for c in cols for r in rules(c, value[c.name], typed_ref[c.name], contract, day)]
-    first_reason = "case when not ok then 'malformed' " + " ".join(
-        f"when {cond} then {lit(reason)}" for cond, reason in failed) + " end"
-    all_reasons = "concat_ws('; ', " + ", ".join(f"case when {cond} then {lit(reason)} end"
-                                                 for cond, reason in failed) + ")" if failed else "NULL"
+    first_reason = (
+        "case when not ok then 'malformed' "
+        + " ".join(f"when {cond} then {lit(reason)}" for cond, reason in failed)
+        + " end"
+    )
+    all_reasons = (
+        "concat_ws('; ', " + ", ".join(f"case when {cond} then {lit(reason)} end" for cond, reason in failed) + ")"
+        if failed
+        else "NULL"
+    )
     parsed = "(" + " union all ".join(f.records_sql for f in staged) + ")"
     cleaned_cols = ", ".join(f"{cleaned[c.name]} as {q('v_' + c.name)}" for c in cols)
     typed_cols = ", ".join(f"{typed_expr[c.name]} as {q('t_' + c.name)}" for c in cols)
@@ -192,8 +209,9 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
 
 
 # ------------------------------------------------------------------ 3. count, then write
-def _count(con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile],
-           result: PartitionResult) -> None:
+def _count(
+    con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile], result: PartitionResult
+) -> None:
     """Fill the per-file and partition counts; one scan gives loaded and quarantined by reason."""
     groups = con.execute("""
         select file_id, is_valid, coalesce(reason, 'duplicate') as reason, count(*) from classified
@@ -217,8 +235,11 @@ def _count(con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_Sta
             result.files[fid].rows_read += con.execute(f"select count(DISTINCT line) from {f.rejects}").fetchone()[0]
     for fid, f in enumerate(staged):
         if result.files[fid].rows_read == 0 and has_data_lines(f.path, contract.mapping.format):
-            raise FileProblem(f.path, "no row could be read although the file has data lines",
-                              "check mapping.delimiter, mapping.quote and the line endings of the export")
+            raise FileProblem(
+                f.path,
+                "no row could be read although the file has data lines",
+                "check mapping.delimiter, mapping.quote and the line endings of the export",
+            )
 
 
 def _output_queries(contract: Contract, staged: list[_StagedFile], result: PartitionResult) -> tuple[str, str]:
@@ -227,16 +248,20 @@ def _output_queries(contract: Contract, staged: list[_StagedFile], result: Parti
     if not staged:
         out_cols = ", ".join(f"NULL::{c.sql_type} as {q(c.name)}" for c in cols)
         valid = f"select {out_cols}, NULL::VARCHAR as _source_file, NULL::BIGINT as _record_number limit 0"
-        quarantine = ("select NULL::VARCHAR as source_file, NULL::BIGINT as record_number, "
-                      "NULL::BIGINT as line_number, NULL::VARCHAR as reason, NULL::VARCHAR as \"column\", "
-                      "NULL::VARCHAR as detail, NULL::BIGINT as duplicate_of_record, "
-                      "NULL::VARCHAR as raw_record limit 0")
+        quarantine = (
+            "select NULL::VARCHAR as source_file, NULL::BIGINT as record_number, "
+            'NULL::BIGINT as line_number, NULL::VARCHAR as reason, NULL::VARCHAR as "column", '
+            "NULL::VARCHAR as detail, NULL::BIGINT as duplicate_of_record, "
+            "NULL::VARCHAR as raw_record limit 0"
+        )
         return valid, quarantine
     originals = " union all ".join(f.originals_sql for f in staged)
     out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
     files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
-    valid = (f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
-             f"record_number as _record_number from classified where is_valid")
+    valid = (
+        f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
+        f"record_number as _record_number from classified where is_valid"
+    )
     quarantine = f"""
         select list_extract({files_list}, file_id + 1) as source_file, record_number,
                line_number, reason, nullif(split_part(reason, ':', 2), '') as "column", detail,
@@ -259,9 +284,15 @@ def _output_queries(contract: Contract, staged: list[_StagedFile], result: Parti
     return valid, quarantine
 
 
-def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Path,
-                      memory_limit: str = "1GB", threads: int | None = None,
-                      con: duckdb.DuckDBPyConnection | None = None) -> PartitionResult:
+def collect_partition(
+    contract: Contract,
+    day: dt.date,
+    landing: Path,
+    lake: Path,
+    memory_limit: str = "1GB",
+    threads: int | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> PartitionResult:
     """Collect one source for one day into ``lake/raw`` and ``lake/quarantine``.
 
     Raises :class:`FileProblem` for an unusable file and :class:`MissingSource` when a required
@@ -271,8 +302,10 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
     files = find_files(landing, contract, day)
     if not files and not contract.optional:
         expected = landing / contract.source / m.file_glob.replace("{date}", day.isoformat())
-        raise MissingSource(f"no {contract.source} export for {day}: expected a file matching {expected}. "
-                            f"{contract.source} is required; export the day, or check mapping.file_glob")
+        raise MissingSource(
+            f"no {contract.source} export for {day}: expected a file matching {expected}. "
+            f"{contract.source} is required; export the day, or check mapping.file_glob"
+        )
     result = PartitionResult(source=contract.source, day=day)
     workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-"))
     own = con is None
@@ -290,8 +323,10 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
         result.rows_quarantined = sum(f.rows_quarantined for f in result.files)
         result.rows_read = sum(f.rows_read for f in result.files)
         if result.rows_read != result.rows_loaded + result.rows_quarantined:
-            raise RuntimeError(f"{contract.source} {day}: accounting mismatch: read {result.rows_read}, loaded "
-                               f"{result.rows_loaded}, quarantined {result.rows_quarantined}")
+            raise RuntimeError(
+                f"{contract.source} {day}: accounting mismatch: read {result.rows_read}, loaded "
+                f"{result.rows_loaded}, quarantined {result.rows_quarantined}"
+            )
         raw_target = partition_path(lake / "raw", contract.source, day)
         quarantine_target = partition_path(lake / "quarantine", contract.source, day)
         atomic_copy(con, quarantine_query, quarantine_target)
@@ -306,8 +341,9 @@ def collect_partition(contract: Contract, day: dt.date, landing: Path, lake: Pat
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def collect_partitions(contract: Contract, days: list[dt.date], landing: Path, lake: Path, workers: int = 2,
-                       memory_limit: str = "384MB") -> list[tuple[dt.date, PartitionResult | Exception]]:
+def collect_partitions(
+    contract: Contract, days: list[dt.date], landing: Path, lake: Path, workers: int = 2, memory_limit: str = "384MB"
+) -> list[tuple[dt.date, PartitionResult | Exception]]:
     """Collect several days of one source, ``workers`` at a time, in day order.
 
     Each day succeeds or fails on its own: the result for a day is its :class:`PartitionResult`

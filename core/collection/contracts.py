@@ -21,9 +21,22 @@ import yaml
 TYPES = {"string", "integer", "decimal", "timestamp", "date", "boolean"}
 FORMATS = {"csv", "jsonl"}
 COLUMN_KEYS = {"name", "type", "required", "allowed", "min", "max", "pattern", "description", "pii", "scale"}
-MAPPING_KEYS = {"file_glob", "delimiter", "encoding", "quote", "null_tokens", "timestamp_formats",
-                "date_formats", "timezone", "columns", "values", "returns", "format", "true_values",
-                "false_values"}
+MAPPING_KEYS = {
+    "file_glob",
+    "delimiter",
+    "encoding",
+    "quote",
+    "null_tokens",
+    "timestamp_formats",
+    "date_formats",
+    "timezone",
+    "columns",
+    "values",
+    "returns",
+    "format",
+    "true_values",
+    "false_values",
+}
 
 
 class ContractError(ValueError):
@@ -97,10 +110,6 @@ class Contract:
                 return col
         raise KeyError(name)
 
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
 
 def _fail(path: Path, where: str, problem: str) -> ContractError:
     return ContractError(f"{path}: {where}: {problem}")
@@ -121,7 +130,7 @@ def _parse_column(path: Path, i: int, raw: Any) -> Column:
         try:
             re.compile(raw["pattern"])
         except re.error as exc:
-            raise _fail(path, where, f"pattern {raw['pattern']!r} is not a valid regular expression: {exc}")
+            raise _fail(path, where, f"pattern {raw['pattern']!r} is not a valid regular expression: {exc}") from None
     for bound in ("min", "max"):
         if raw.get(bound) is not None and ctype not in {"integer", "decimal"}:
             raise _fail(path, where, f"'{bound}' only applies to integer and decimal columns, not {ctype}")
@@ -170,19 +179,24 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
     try:
         ZoneInfo(m.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise _fail(path, "mapping.timezone", f"unknown timezone {m.timezone!r} (use an IANA name like 'Asia/Shanghai')")
+        raise _fail(
+            path, "mapping.timezone", f"unknown timezone {m.timezone!r} (use an IANA name like 'Asia/Shanghai')"
+        ) from None
     try:
         "".encode(m.encoding)
     except LookupError:
-        raise _fail(path, "mapping.encoding", f"unknown encoding {m.encoding!r}")
+        raise _fail(path, "mapping.encoding", f"unknown encoding {m.encoding!r}") from None
     if not isinstance(m.columns, dict) or not isinstance(m.values, dict):
         raise _fail(path, "mapping", "'columns' and 'values' must be mappings")
     if columns is not None:
         for section in ("columns", "values"):
             stray = set(getattr(m, section)) - columns
             if stray:
-                raise _fail(path, f"mapping.{section}", f"unknown contract column(s) {sorted(stray)}; "
-                                                        f"contract columns: {sorted(columns)}")
+                raise _fail(
+                    path,
+                    f"mapping.{section}",
+                    f"unknown contract column(s) {sorted(stray)}; contract columns: {sorted(columns)}",
+                )
     return m
 
 
@@ -250,6 +264,7 @@ def load_contracts(contracts_dir: Path, mappings_dir: Path | None = None) -> dic
     if mappings_dir is not None and mappings_dir.is_dir():
         stray = sorted(p.stem for p in mappings_dir.glob("*.yaml") if p.stem not in out)
         if stray:
-            raise ContractError(f"{mappings_dir}: mapping file(s) for unknown source(s) {stray}; "
-                                f"known sources: {sorted(out)}")
+            raise ContractError(
+                f"{mappings_dir}: mapping file(s) for unknown source(s) {stray}; known sources: {sorted(out)}"
+            )
     return out

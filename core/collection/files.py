@@ -31,7 +31,6 @@ class MissingSource(RuntimeError):
     """A required source has no file for the day."""
 
 
-
 def find_files(landing: Path, contract: Contract, day: dt.date) -> list[Path]:
     folder = landing / contract.source
     pattern = contract.mapping.file_glob.replace("{date}", day.isoformat())
@@ -43,13 +42,19 @@ def check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, lis
     m = contract.mapping
     size = path.stat().st_size
     if size == 0:
-        raise FileProblem(path, "the file is empty (0 bytes)",
-                          "re-export the day; a day without rows still needs the header line (CSV)")
+        raise FileProblem(
+            path,
+            "the file is empty (0 bytes)",
+            "re-export the day; a day without rows still needs the header line (CSV)",
+        )
     with path.open("rb") as fh:
         fh.seek(-1, os.SEEK_END)
         if fh.read(1) != b"\n":
-            raise FileProblem(path, "the file is truncated: its last line does not end with a newline",
-                              "the export or transfer was cut short; re-export or re-copy the file")
+            raise FileProblem(
+                path,
+                "the file is truncated: its last line does not end with a newline",
+                "the export or transfer was cut short; re-export or re-copy the file",
+            )
     readable = path
     if m.encoding.lower().replace("_", "-") not in {"utf-8", "utf8"}:
         readable = workdir / (path.name + ".utf8")
@@ -62,8 +67,11 @@ def check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, lis
                     offset += len(chunk)
                 dst.write(decoder.decode(b"", final=True))
         except UnicodeDecodeError as exc:
-            raise FileProblem(path, f"bytes at offset {offset + exc.start} cannot be decoded as {m.encoding}",
-                              "set mapping.encoding to the export's real encoding, or re-export it") from None
+            raise FileProblem(
+                path,
+                f"bytes at offset {offset + exc.start} cannot be decoded as {m.encoding}",
+                "set mapping.encoding to the export's real encoding, or re-export it",
+            ) from None
     header = None
     if m.format == "csv":
         with readable.open("r", encoding="utf-8", errors="replace", newline="") as fh:
@@ -75,15 +83,20 @@ def check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, lis
             for other in OTHER_DELIMITERS:
                 if other != m.delimiter and other in header[0]:
                     raise FileProblem(
-                        path, f"the header has one column with {m.delimiter!r} as delimiter but contains "
-                              f"{other!r}: the file looks {other!r}-delimited",
-                        f"set mapping.delimiter: {other!r} in the mapping for {contract.source}")
-        missing = [m.export_name(c.name) for c in contract.columns
-                   if c.required and m.export_name(c.name) not in header]
+                        path,
+                        f"the header has one column with {m.delimiter!r} as delimiter but contains "
+                        f"{other!r}: the file looks {other!r}-delimited",
+                        f"set mapping.delimiter: {other!r} in the mapping for {contract.source}",
+                    )
+        missing = [
+            m.export_name(c.name) for c in contract.columns if c.required and m.export_name(c.name) not in header
+        ]
         if missing:
-            raise FileProblem(path, f"required column(s) {missing} are missing; the header has {header}",
-                              "add the columns to the export, or map them with mapping.columns "
-                              "(contract column: export column)")
+            raise FileProblem(
+                path,
+                f"required column(s) {missing} are missing; the header has {header}",
+                "add the columns to the export, or map them with mapping.columns (contract column: export column)",
+            )
         if len(set(header)) != len(header):
             raise FileProblem(path, f"the header repeats column names: {header}", "rename the duplicates")
     return readable, header
@@ -94,4 +107,3 @@ def has_data_lines(path: Path, fmt: str) -> bool:
     with path.open("rb") as fh:
         lines = [line for _, line in zip(range(3), fh) if line.strip()]
     return len(lines) > (1 if fmt == "csv" else 0)
-

@@ -13,6 +13,7 @@ from pathlib import Path
 from core.collection.contracts import Column, Contract
 from core.storage.sql import lit, q
 
+
 def clean(expr: str, tokens: tuple[str, ...]) -> str:
     """A value with null tokens turned into NULL and surrounding blanks trimmed.
 
@@ -23,8 +24,10 @@ def clean(expr: str, tokens: tuple[str, ...]) -> str:
     token_list = ", ".join(lit(t) for t in tokens) or "''"
     longest = max((len(t.encode()) for t in tokens), default=0)
     slow = f"(strlen({expr}) <= {longest} or starts_with({expr}, ' ') or ends_with({expr}, ' '))"
-    return (f"case when {slow} then (case when {expr} in ({token_list}) or trim({expr}) in ({token_list}) "
-            f"then null else trim({expr}) end) else {expr} end")
+    return (
+        f"case when {slow} then (case when {expr} in ({token_list}) or trim({expr}) in ({token_list}) "
+        f"then null else trim({expr}) end) else {expr} end"
+    )
 
 
 def typed(col: Column, v: str, contract: Contract) -> str:
@@ -89,35 +92,45 @@ def read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: 
     if m.format == "csv":
         assert header is not None
         cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
-        load = (f"CREATE TEMP TABLE {table} AS select * from read_csv({lit(path)}, columns={cols}, header=true, "
-                f"auto_detect=false, delim={lit(m.delimiter)}, quote={lit(m.quote)}, escape={lit(m.quote)}, "
-                f"store_rejects=true, rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, "
-                f"max_line_size=1048576)")
+        load = (
+            f"CREATE TEMP TABLE {table} AS select * from read_csv({lit(path)}, columns={cols}, header=true, "
+            f"auto_detect=false, delim={lit(m.delimiter)}, quote={lit(m.quote)}, escape={lit(m.quote)}, "
+            f"store_rejects=true, rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, "
+            f"max_line_size=1048576)"
+        )
         present = set(header)
         fields = []
         for c in contract.columns:
             name = m.export_name(c.name)
-            fields.append(f"{q(name)} as {q('x_' + c.name)}" if name in present else f"NULL::VARCHAR as {q('x_' + c.name)}")
+            fields.append(
+                f"{q(name)} as {q('x_' + c.name)}" if name in present else f"NULL::VARCHAR as {q('x_' + c.name)}"
+            )
         raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
-        select = f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok from {table}"
+        select = (
+            f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok from {table}"
+        )
         raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, {raw} as raw_record from {table}"
         return load, select, raw_select, rejects
     # Blank lines are skipped; only lines that start with a blank character need the trim.
-    load = (f"CREATE TEMP TABLE {table} AS select line from read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, "
-            f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576) "
-            f"where line is not null and not (ascii(line) <= 32 and trim(line) = '')")
+    load = (
+        f"CREATE TEMP TABLE {table} AS select line from read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, "
+        f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576) "
+        f"where line is not null and not (ascii(line) <= 32 and trim(line) = '')"
+    )
     # A record is a line holding one JSON object. Each line is checked once (json_valid; a line
     # starting with '{' that is valid JSON is an object, so json_type runs only for the odd rest),
     # then every contract column is taken in one parse with from_json into a struct of VARCHARs.
     # Numbers, booleans, arrays and objects arrive as their JSON text; absent keys and JSON null
     # as NULL; key matching is exact (case-sensitive).
-    struct = "{" + ", ".join(f"{json_key(m.export_name(c.name))}: \"VARCHAR\"" for c in contract.columns) + "}"
+    struct = "{" + ", ".join(f'{json_key(m.export_name(c.name))}: "VARCHAR"' for c in contract.columns) + "}"
     fields = ", ".join(f"rec[{lit(m.export_name(c.name))}] as {q('x_' + c.name)}" for c in contract.columns)
-    select = (f"select {file_id} as file_id, record_number, {fields}, ok from ("
-              f"select record_number, ok, from_json(case when ok then line else '{{}}' end, {lit(struct)}) as rec from ("
-              f"select line, rowid + 1 as record_number, "
-              f"case when not json_valid(line) then false when ascii(line) = 123 then true "
-              f"else json_type(line) = 'OBJECT' end as ok from {table}))")
+    select = (
+        f"select {file_id} as file_id, record_number, {fields}, ok from ("
+        f"select record_number, ok, from_json(case when ok then line else '{{}}' end, {lit(struct)}) as rec from ("
+        f"select line, rowid + 1 as record_number, "
+        f"case when not json_valid(line) then false when ascii(line) = 123 then true "
+        f"else json_type(line) = 'OBJECT' end as ok from {table}))"
+    )
     raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
     return load, select, raw_select, rejects
 

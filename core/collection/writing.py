@@ -11,6 +11,7 @@ import duckdb
 
 from core.storage.sql import lit
 
+
 def atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"

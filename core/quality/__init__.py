@@ -23,7 +23,27 @@ from core.quality.suites import (
     validate,
 )
 
-__all__ = ["LEVELS", "AlertingConfig", "CheckOutcome", "ExpectationOutcome", "QualityConfigError", "Suite",
-           "SuiteOutcome", "export_columns", "files_drift", "freshness", "load_alerting_config", "load_suite",
-           "load_suites", "quarantine_rate", "schema_drift", "suite_params", "suite_references", "used_levels",
-           "validate", "volume_anomaly", "worst", "worst_day_volume"]
+__all__ = [
+    "LEVELS",
+    "AlertingConfig",
+    "CheckOutcome",
+    "ExpectationOutcome",
+    "QualityConfigError",
+    "Suite",
+    "SuiteOutcome",
+    "export_columns",
+    "files_drift",
+    "freshness",
+    "load_alerting_config",
+    "load_suite",
+    "load_suites",
+    "quarantine_rate",
+    "schema_drift",
+    "suite_params",
+    "suite_references",
+    "used_levels",
+    "validate",
+    "volume_anomaly",
+    "worst",
+    "worst_day_volume",
+]

@@ -30,9 +30,9 @@ def export_columns(path: Path, fmt: str, delimiter: str, encoding: str, sample_l
     return keys
 
 
-
-def files_drift(contract: Contract, files: list[Path], rows_read: int, reasons: dict[str, int],
-                config: AlertingConfig) -> CheckOutcome:
+def files_drift(
+    contract: Contract, files: list[Path], rows_read: int, reasons: dict[str, int], config: AlertingConfig
+) -> CheckOutcome:
     """Columns found in the files vs the contract's export columns, and columns that mostly fail their type."""
     m = contract.mapping
     expected = {m.export_name(c.name): c.required for c in contract.columns}

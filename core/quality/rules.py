@@ -36,17 +36,22 @@ def quarantine_rate(rows_read: int, rows_quarantined: int, config: AlertingConfi
     rate = rows_quarantined / rows_read if rows_read else 0.0
     metrics = {"quarantine_rate": round(rate, 6), "rows_read": rows_read, "rows_quarantined": rows_quarantined}
     if rate > config.quarantine_rate.red and rows_read >= config.quarantine_rate.min_rows_for_red:
-        return CheckOutcome(False, "red", f"{rate:.1%} of rows quarantined (red above {config.quarantine_rate.red:.0%})",
-                            metrics)
+        return CheckOutcome(
+            False, "red", f"{rate:.1%} of rows quarantined (red above {config.quarantine_rate.red:.0%})", metrics
+        )
     if rate > config.quarantine_rate.yellow:
-        return CheckOutcome(False, "yellow",
-                            f"{rate:.1%} of rows quarantined (yellow above {config.quarantine_rate.yellow:.0%})", metrics)
+        return CheckOutcome(
+            False,
+            "yellow",
+            f"{rate:.1%} of rows quarantined (yellow above {config.quarantine_rate.yellow:.0%})",
+            metrics,
+        )
     return CheckOutcome(True, None, f"{rate:.2%} of rows quarantined", metrics)
 
 
-
-def schema_drift(found: list[str], expected: dict[str, bool], invalid_share: dict[str, float],
-                 config: AlertingConfig) -> CheckOutcome:
+def schema_drift(
+    found: list[str], expected: dict[str, bool], invalid_share: dict[str, float], config: AlertingConfig
+) -> CheckOutcome:
     """Compare an export's columns with the contract's (export name -> required).
 
     New columns and missing optional columns are yellow; a column whose values mostly fail their
@@ -58,10 +63,13 @@ def schema_drift(found: list[str], expected: dict[str, bool], invalid_share: dic
     retyped = sorted(c for c, share in invalid_share.items() if share > config.schema_drift.retyped_share)
     metrics = {"new_columns": new, "missing_optional_columns": missing, "retyped_columns": retyped}
     if retyped:
-        return CheckOutcome(False, "red", f"retyped column(s) {retyped}: most values no longer parse as the "
-                                          f"contract's type", metrics)
+        return CheckOutcome(
+            False, "red", f"retyped column(s) {retyped}: most values no longer parse as the contract's type", metrics
+        )
     if new or missing:
-        parts = ([f"new column(s) {new}"] if new else []) + ([f"missing optional column(s) {missing}"] if missing else [])
+        parts = ([f"new column(s) {new}"] if new else []) + (
+            [f"missing optional column(s) {missing}"] if missing else []
+        )
         return CheckOutcome(False, "yellow", "; ".join(parts) + " compared with the contract", metrics)
     return CheckOutcome(True, None, "columns match the contract", metrics)
 
@@ -73,8 +81,12 @@ def freshness(latest_day: dt.date | None, today: dt.date, config: AlertingConfig
     lag = (today - latest_day).days
     metrics = {"latest_day": latest_day.isoformat(), "lag_days": lag}
     if lag > config.freshness.max_lag_days:
-        return CheckOutcome(False, "yellow", f"latest complete day {latest_day} is {lag} days old "
-                                             f"(allowed: {config.freshness.max_lag_days})", metrics)
+        return CheckOutcome(
+            False,
+            "yellow",
+            f"latest complete day {latest_day} is {lag} days old (allowed: {config.freshness.max_lag_days})",
+            metrics,
+        )
     return CheckOutcome(True, None, f"latest complete day {latest_day} ({lag} days ago)", metrics)
 
 
@@ -89,8 +101,12 @@ def volume_anomaly(history: pd.Series, value: float, config: AlertingConfig, wha
     """
     hist = history.dropna().astype(float)
     if len(hist) < config.volume.min_history_days:
-        return CheckOutcome(True, None, f"{what}: only {len(hist)} days of history, not judged",
-                            {"value": value, "history_days": len(hist)})
+        return CheckOutcome(
+            True,
+            None,
+            f"{what}: only {len(hist)} days of history, not judged",
+            {"value": value, "history_days": len(hist)},
+        )
     median = float(hist.median())
     mad = float((hist - median).abs().median())
     scale = 1.4826 * mad if mad > 0 else max(abs(median) * 0.05, 1e-9)
@@ -98,13 +114,20 @@ def volume_anomaly(history: pd.Series, value: float, config: AlertingConfig, wha
     metrics = {"value": value, "trailing_median": median, "robust_z": round(z, 3), "history_days": len(hist)}
     if median > 0 and value < config.volume.drop_ratio_red * median:
         level = "red" if median >= config.volume.min_median_for_red else "yellow"
-        return CheckOutcome(False, level, f"{what} {value:,.0f} is below {config.volume.drop_ratio_red:.0%} of the "
-                                          f"trailing median {median:,.0f}", metrics)
+        return CheckOutcome(
+            False,
+            level,
+            f"{what} {value:,.0f} is below {config.volume.drop_ratio_red:.0%} of the trailing median {median:,.0f}",
+            metrics,
+        )
     if abs(z) > config.volume.robust_z_yellow:
-        return CheckOutcome(False, "yellow", f"{what} {value:,.0f} is {z:+.1f} robust standard deviations from the "
-                                             f"trailing median {median:,.0f}", metrics)
+        return CheckOutcome(
+            False,
+            "yellow",
+            f"{what} {value:,.0f} is {z:+.1f} robust standard deviations from the trailing median {median:,.0f}",
+            metrics,
+        )
     return CheckOutcome(True, None, f"{what} {value:,.0f} vs trailing median {median:,.0f} (z {z:+.1f})", metrics)
-
 
 
 def worst(outcomes: list[CheckOutcome]) -> CheckOutcome:
@@ -112,8 +135,7 @@ def worst(outcomes: list[CheckOutcome]) -> CheckOutcome:
     return max(outcomes, key=lambda o: RANK.get(o.level or "", 0))
 
 
-def worst_day_volume(rows_per_day: pd.Series, days: list[dt.date], config: AlertingConfig,
-                     source: str) -> CheckOutcome:
+def worst_day_volume(rows_per_day: pd.Series, days: list[dt.date], config: AlertingConfig, source: str) -> CheckOutcome:
     """The day of `days` whose rows deviate most from its trailing days (a range run judges each day).
 
     `rows_per_day` covers the trailing window before the first day through the last; days before
@@ -121,8 +143,9 @@ def worst_day_volume(rows_per_day: pd.Series, days: list[dt.date], config: Alert
     """
     outcomes = []
     for day in days:
-        trailing = rows_per_day[(rows_per_day.index >= day - dt.timedelta(days=config.volume.trailing_days))
-                                & (rows_per_day.index < day)]
+        trailing = rows_per_day[
+            (rows_per_day.index >= day - dt.timedelta(days=config.volume.trailing_days)) & (rows_per_day.index < day)
+        ]
         trailing = trailing[trailing > 0]
         outcomes.append(volume_anomaly(trailing, float(rows_per_day.get(day, 0)), config, f"{source} rows on {day}"))
     return worst(outcomes)

@@ -10,14 +10,16 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core.quality.config import LEVELS, QualityConfigError
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -51,15 +53,27 @@ def load_suite(path: Path) -> Suite:
         raise QualityConfigError(f"{path}: meta.level {level!r} is not one of {LEVELS}")
     seen: dict[tuple, int] = {}
     for i, exp in enumerate(expectations):
-        domain = (exp["type"], exp["kwargs"].get("column"), exp["kwargs"].get("column_A"), exp["kwargs"].get("column_B"))
+        domain = (
+            exp["type"],
+            exp["kwargs"].get("column"),
+            exp["kwargs"].get("column_A"),
+            exp["kwargs"].get("column_B"),
+        )
         if domain in seen:
             raise QualityConfigError(
                 f"{path}: expectations[{i}] repeats the type and column of expectations[{seen[domain]}] "
                 f"({exp['type']} on {domain[1] or domain[2:]}); Great Expectations keeps only one of them: "
-                f"use another expectation type for the second threshold")
+                f"use another expectation type for the second threshold"
+            )
         seen[domain] = i
-    return Suite(name=raw.get("name", path.stem), asset=meta["asset"], level=level,
-                 sample_rows=int(meta.get("sample_rows", 100_000)), expectations=tuple(expectations), path=path)
+    return Suite(
+        name=raw.get("name", path.stem),
+        asset=meta["asset"],
+        level=level,
+        sample_rows=int(meta.get("sample_rows", 100_000)),
+        expectations=tuple(expectations),
+        path=path,
+    )
 
 
 def load_suites(folder: Path) -> dict[str, Suite]:
@@ -68,8 +82,9 @@ def load_suites(folder: Path) -> dict[str, Suite]:
     by_asset: dict[str, Suite] = {}
     for suite in suites:
         if suite.asset in by_asset:
-            raise QualityConfigError(f"{suite.path}: a second suite for {suite.asset} "
-                                     f"(first: {by_asset[suite.asset].path}); merge them")
+            raise QualityConfigError(
+                f"{suite.path}: a second suite for {suite.asset} (first: {by_asset[suite.asset].path}); merge them"
+            )
         by_asset[suite.asset] = suite
     return by_asset
 
@@ -120,8 +135,13 @@ def _resolve(value: Any, params: dict[str, Any], lookup: Callable[[str], list] |
     return value
 
 
-def validate(suite: Suite, df: pd.DataFrame, params: dict[str, Any] | None = None,
-             lookup: Callable[[str], list] | None = None, seed: int = 0) -> SuiteOutcome:
+def validate(
+    suite: Suite,
+    df: pd.DataFrame,
+    params: dict[str, Any] | None = None,
+    lookup: Callable[[str], list] | None = None,
+    seed: int = 0,
+) -> SuiteOutcome:
     """Run the suite on the frame (a deterministic sample of at most suite.sample_rows rows).
 
     Uses the Great Expectations 1.x API directly with an ephemeral context. Expectations whose
@@ -143,12 +163,26 @@ def validate(suite: Suite, df: pd.DataFrame, params: dict[str, Any] | None = Non
         try:
             kwargs = {k: _resolve(v, params, lookup) for k, v in exp["kwargs"].items()}
         except KeyError as exc:
-            skipped.append(ExpectationOutcome(exp["type"], exp["kwargs"].get("column"), meta.get("level", suite.level),
-                                              True, skipped=f"no value for {exc.args[0]}"))
+            skipped.append(
+                ExpectationOutcome(
+                    exp["type"],
+                    exp["kwargs"].get("column"),
+                    meta.get("level", suite.level),
+                    True,
+                    skipped=f"no value for {exc.args[0]}",
+                )
+            )
             continue
         if isinstance(kwargs.get("value_set"), list) and not kwargs["value_set"]:
-            skipped.append(ExpectationOutcome(exp["type"], kwargs.get("column"), meta.get("level", suite.level), True,
-                                              skipped="reference set is empty"))
+            skipped.append(
+                ExpectationOutcome(
+                    exp["type"],
+                    kwargs.get("column"),
+                    meta.get("level", suite.level),
+                    True,
+                    skipped="reference set is empty",
+                )
+            )
             continue
         tagged = {**meta, "platform_index": len(levels)}
         gx_suite.add_expectation_configuration(ExpectationConfiguration(type=exp["type"], kwargs=kwargs, meta=tagged))
@@ -157,25 +191,42 @@ def validate(suite: Suite, df: pd.DataFrame, params: dict[str, Any] | None = Non
     if levels:
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-        batch = (context.data_sources.add_pandas("frames").add_dataframe_asset(suite.name)
-                 .add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": sample}))
+        batch = (
+            context.data_sources.add_pandas("frames")
+            .add_dataframe_asset(suite.name)
+            .add_batch_definition_whole_dataframe("all")
+            .get_batch(batch_parameters={"dataframe": sample})
+        )
         result = batch.validate(gx_suite, result_format="SUMMARY")
         by_index = {r.expectation_config.meta["platform_index"]: r for r in result.results}
         for index, level in enumerate(levels):
             r = by_index.get(index)
             if r is None:
                 config = gx_suite.expectations[index].configuration
-                outcomes.append(ExpectationOutcome(config.type, config.kwargs.get("column"), level, False,
-                                                   skipped="Great Expectations returned no result for it"))
+                outcomes.append(
+                    ExpectationOutcome(
+                        config.type,
+                        config.kwargs.get("column"),
+                        level,
+                        False,
+                        skipped="Great Expectations returned no result for it",
+                    )
+                )
                 continue
             config = r.expectation_config
             res = r.result or {}
-            outcomes.append(ExpectationOutcome(
-                expectation=config.type, column=config.kwargs.get("column"), level=level, success=bool(r.success),
-                unexpected_count=res.get("unexpected_count"), unexpected_percent=res.get("unexpected_percent"),
-                observed_value=_plain(res.get("observed_value")),
-                failing_values=[_plain(v) for v in (res.get("partial_unexpected_list") or [])[:5]],
-            ))
+            outcomes.append(
+                ExpectationOutcome(
+                    expectation=config.type,
+                    column=config.kwargs.get("column"),
+                    level=level,
+                    success=bool(r.success),
+                    unexpected_count=res.get("unexpected_count"),
+                    unexpected_percent=res.get("unexpected_percent"),
+                    observed_value=_plain(res.get("observed_value")),
+                    failing_values=[_plain(v) for v in (res.get("partial_unexpected_list") or [])[:5]],
+                )
+            )
     return SuiteOutcome(suite=suite.name, rows_validated=len(sample), rows_total=total, outcomes=outcomes)
 
 
@@ -189,13 +240,14 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
 
 
-
 def suite_params(days: list[dt.date], lateness_days: int) -> dict[str, Any]:
     """The run parameters a suite's `${earliest_allowed}` and `${window_end}` resolve to."""
     if not days:
         return {}
-    return {"earliest_allowed": pd.Timestamp(days[0] - dt.timedelta(days=lateness_days)),
-            "window_end": pd.Timestamp(days[-1] + dt.timedelta(days=1))}
+    return {
+        "earliest_allowed": pd.Timestamp(days[0] - dt.timedelta(days=lateness_days)),
+        "window_end": pd.Timestamp(days[-1] + dt.timedelta(days=1)),
+    }
 
 
 def suite_references(suite: Suite | None) -> list[str]:
@@ -206,7 +258,7 @@ def suite_references(suite: Suite | None) -> list[str]:
     for exp in suite.expectations:
         for value in exp["kwargs"].values():
             if isinstance(value, str) and value.startswith("${known:"):
-                source = value[len("${known:"):].split(".")[0]
+                source = value[len("${known:") :].split(".")[0]
                 if source not in refs:
                     refs.append(source)
     return refs

@@ -44,8 +44,16 @@ PII_COLUMN_NAME = re.compile(r"(^|_)(e_?mail|phone|mobile|telephone|tel|msisdn)(
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 PHONE_PATTERN = r"\+\d{1,3}[ -]?\(?\d{2,4}\)?[ -]?\d{3,4}[ -]?\d{3,5}|\b1[3-9]\d{9}\b"
 
-ALERT_COLUMNS = {"alert_id": "BIGINT", "created_at": "TIMESTAMP", "level": "VARCHAR", "asset": "VARCHAR",
-                 "check_name": "VARCHAR", "partition": "VARCHAR", "message": "VARCHAR", "run_id": "VARCHAR"}
+ALERT_COLUMNS = {
+    "alert_id": "BIGINT",
+    "created_at": "TIMESTAMP",
+    "level": "VARCHAR",
+    "asset": "VARCHAR",
+    "check_name": "VARCHAR",
+    "partition": "VARCHAR",
+    "message": "VARCHAR",
+    "run_id": "VARCHAR",
+}
 
 
 class PersonalDataFound(RuntimeError):
@@ -73,10 +81,15 @@ def _source_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """The warehouse relations to publish (attached as `wh`), in a stable order."""
     rows = con.execute(
         "select table_schema, table_name from information_schema.tables where table_catalog = 'wh' "
-        f"and table_schema in ({', '.join('?' for _ in SERVED_SCHEMAS)}) order by 1, 2", list(SERVED_SCHEMAS),
+        f"and table_schema in ({', '.join('?' for _ in SERVED_SCHEMAS)}) order by 1, 2",
+        list(SERVED_SCHEMAS),
     ).fetchall()
-    present = {(s, t) for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables where table_catalog = 'wh'").fetchall()}
+    present = {
+        (s, t)
+        for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables where table_catalog = 'wh'"
+        ).fetchall()
+    }
     return [(s, t) for s, t in rows] + [ref for ref in REFERENCE_TABLES if ref in present]
 
 
@@ -87,15 +100,19 @@ def _copy_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list
     marts), so DuckDB's per-block min/max skips most of a large table on a date-range query."""
     columns = con.execute(
         "select column_name, data_type from information_schema.columns where table_catalog = 'wh' "
-        "and table_schema = ? and table_name = ? order by ordinal_position", [schema, table]).fetchall()
+        "and table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()
     keep = [c for c, _ in columns if not PII_COLUMN_NAME.search(c)]
     if not keep:
         raise PersonalDataFound(f"every column of {schema}.{table} looks like contact data; nothing to publish")
     dates = [c for c, t in columns if t == "DATE" and c in keep]
     order = f" order by {q(dates[0])}" if dates else ""
     con.execute(f"create schema if not exists {q(schema)}")
-    con.execute(f"create table {q(schema)}.{q(table)} as select {', '.join(q(c) for c in keep)} "
-                f"from wh.{q(schema)}.{q(table)}{order}")
+    con.execute(
+        f"create table {q(schema)}.{q(table)} as select {', '.join(q(c) for c in keep)} "
+        f"from wh.{q(schema)}.{q(table)}{order}"
+    )
     return [f"{schema}.{table}.{c}" for c, _ in columns if c not in keep]
 
 
@@ -133,31 +150,42 @@ def _copy_alerts(con: duckdb.DuckDBPyConnection, alerts_path: Path | None) -> No
 def assert_no_personal_data(con: duckdb.DuckDBPyConnection, tables: list[tuple[str, str]]) -> None:
     """Raise PersonalDataFound if any text column of the given tables holds an e-mail or phone number."""
     for schema, table in tables:
-        text_columns = [c for (c,) in con.execute(
-            "select column_name from information_schema.columns where table_catalog = current_database() "
-            "and table_schema = ? and table_name = ? and data_type = 'VARCHAR' order by ordinal_position",
-            [schema, table]).fetchall()]
+        text_columns = [
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_catalog = current_database() "
+                "and table_schema = ? and table_name = ? and data_type = 'VARCHAR' order by ordinal_position",
+                [schema, table],
+            ).fetchall()
+        ]
         if not text_columns:
             continue
         probes = ", ".join(
             f"count(*) filter (where regexp_matches({q(c)}, $email) or regexp_matches({q(c)}, $phone))"
-            for c in text_columns)
-        hits = con.execute(f"select {probes} from {q(schema)}.{q(table)}",
-                           {"email": EMAIL_PATTERN, "phone": PHONE_PATTERN}).fetchone()
+            for c in text_columns
+        )
+        hits = con.execute(
+            f"select {probes} from {q(schema)}.{q(table)}", {"email": EMAIL_PATTERN, "phone": PHONE_PATTERN}
+        ).fetchone()
         bad = [f"{schema}.{table}.{c} ({n} values)" for c, n in zip(text_columns, hits) if n]
         if bad:
             raise PersonalDataFound(
                 f"refusing to publish: e-mail addresses or phone numbers in {', '.join(bad)}; "
-                "hash or drop them in the dbt model (staging) before they reach a served table")
+                "hash or drop them in the dbt model (staging) before they reach a served table"
+            )
 
 
-def _write_meta(con: duckdb.DuckDBPyConnection, published_at: dt.datetime, source: Path,
-                tables: dict[str, int]) -> None:
+def _write_meta(
+    con: duckdb.DuckDBPyConnection, published_at: dt.datetime, source: Path, tables: dict[str, int]
+) -> None:
     con.execute(f"create schema {META_SCHEMA}")
-    con.execute(f"create table {META_SCHEMA}.snapshot (published_at timestamp, source_warehouse varchar, "
-                "tables integer)")
-    con.execute(f"insert into {META_SCHEMA}.snapshot values (?, ?, ?)",
-                [published_at.replace(tzinfo=None), str(source), len(tables)])
+    con.execute(
+        f"create table {META_SCHEMA}.snapshot (published_at timestamp, source_warehouse varchar, tables integer)"
+    )
+    con.execute(
+        f"insert into {META_SCHEMA}.snapshot values (?, ?, ?)",
+        [published_at.replace(tzinfo=None), str(source), len(tables)],
+    )
     con.execute(f"create table {META_SCHEMA}.tables (table_schema varchar, table_name varchar, row_count bigint)")
     for name, rows in tables.items():
         schema, table = name.split(".", 1)
@@ -172,13 +200,14 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def publish_snapshot(warehouse_path: Path, serving_dir: Path, alerts_path: Path | None = None,
-                     now: dt.datetime | None = None) -> Snapshot:
+def publish_snapshot(
+    warehouse_path: Path, serving_dir: Path, alerts_path: Path | None = None, now: dt.datetime | None = None
+) -> Snapshot:
     """Copy the served tables into a new DuckDB file and swap it in atomically; write Parquet and a manifest."""
     warehouse_path, serving_dir = Path(warehouse_path), Path(serving_dir)
     if not warehouse_path.exists():
         raise FileNotFoundError(f"warehouse {warehouse_path} does not exist: materialise the marts first")
-    published_at = (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    published_at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     parquet_dir = serving_dir / PARQUET_DIR
     parquet_dir.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
@@ -196,15 +225,17 @@ def publish_snapshot(warehouse_path: Path, serving_dir: Path, alerts_path: Path 
             _copy_alerts(con, alerts_path)
             served = [*sources, ALERTS_TABLE]
             assert_no_personal_data(con, served)
-            tables = {f"{s}.{t}": int(con.execute(f"select count(*) from {q(s)}.{q(t)}").fetchone()[0])
-                      for s, t in served}
+            tables = {
+                f"{s}.{t}": int(con.execute(f"select count(*) from {q(s)}.{q(t)}").fetchone()[0]) for s, t in served
+            }
             _write_meta(con, published_at, warehouse_path, tables)
             con.execute("checkpoint")
             for schema, table in served:
                 final = parquet_dir / parquet_name(schema, table)
                 tmp = parquet_dir / f".{final.name}.{token}.tmp"
-                con.execute(f"copy (select * from {q(schema)}.{q(table)}) to {lit(tmp)} "
-                            "(format parquet, compression zstd)")
+                con.execute(
+                    f"copy (select * from {q(schema)}.{q(table)}) to {lit(tmp)} (format parquet, compression zstd)"
+                )
                 staged_parquet[f"{schema}.{table}"] = (tmp, final)
         finally:
             con.close()
@@ -223,19 +254,33 @@ def publish_snapshot(warehouse_path: Path, serving_dir: Path, alerts_path: Path 
         for tmp, _ in staged_parquet.values():
             tmp.unlink(missing_ok=True)
         raise
-    return Snapshot(path=target, published_at=published_at, source_warehouse=warehouse_path, tables=tables,
-                    parquet={name: final for name, (_, final) in staged_parquet.items()}, manifest=manifest,
-                    excluded_columns=excluded)
+    return Snapshot(
+        path=target,
+        published_at=published_at,
+        source_warehouse=warehouse_path,
+        tables=tables,
+        parquet={name: final for name, (_, final) in staged_parquet.items()},
+        manifest=manifest,
+        excluded_columns=excluded,
+    )
 
 
-def _write_manifest(serving_dir: Path, published_at: dt.datetime, source: Path, snapshot: Path,
-                    tables: dict[str, int], excluded: list[str]) -> Path:
+def _write_manifest(
+    serving_dir: Path,
+    published_at: dt.datetime,
+    source: Path,
+    snapshot: Path,
+    tables: dict[str, int],
+    excluded: list[str],
+) -> Path:
     body = {
         "published_at": published_at.isoformat(timespec="seconds"),
         "source_warehouse": str(source),
         "snapshot": str(snapshot),
-        "tables": {name: {"rows": rows, "parquet": f"{PARQUET_DIR}/{parquet_name(*name.split('.', 1))}"}
-                   for name, rows in tables.items()},
+        "tables": {
+            name: {"rows": rows, "parquet": f"{PARQUET_DIR}/{parquet_name(*name.split('.', 1))}"}
+            for name, rows in tables.items()
+        },
         "excluded_columns": excluded,
     }
     final = serving_dir / MANIFEST_FILE

@@ -8,6 +8,7 @@ layer puts every writer in the `warehouse` pool).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -36,9 +37,13 @@ def ensure_table(con: duckdb.DuckDBPyConnection, contract: Contract, schema: str
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
     wanted = {c.name: c.sql_type for c in contract.columns} | LINEAGE_COLUMNS
     table = f"{q(schema)}.{q(contract.source)}"
-    existing = {r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-        [schema, contract.source]).fetchall()}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, contract.source],
+        ).fetchall()
+    }
     if not existing:
         cols = ", ".join(f"{q(n)} {t}" for n, t in wanted.items())
         con.execute(f"CREATE TABLE {table} ({cols})")
@@ -48,15 +53,22 @@ def ensure_table(con: duckdb.DuckDBPyConnection, contract: Contract, schema: str
             con.execute(f"ALTER TABLE {table} ADD COLUMN {q(name)} {sql_type}")
 
 
-def load_days(warehouse_path: Path, lake: Path, contract: Contract, days: list[dt.date],
-              schema: str = "raw", memory_limit: str = "768MB") -> dict[dt.date, int]:
+def load_days(
+    warehouse_path: Path,
+    lake: Path,
+    contract: Contract,
+    days: list[dt.date],
+    schema: str = "raw",
+    memory_limit: str = "768MB",
+) -> dict[dt.date, int]:
     """Replace the given days of ``raw.<source>`` with the raw-lake partitions. Returns rows per day."""
     files = [partition_path(lake / "raw", contract.source, d) for d in days]
     missing = [d.isoformat() for d, f in zip(days, files) if not f.exists()]
     if missing:
         raise LakePartitionMissing(
             f"raw lake has no {contract.source} partition for {missing[:5]}{' ...' if len(missing) > 5 else ''}: "
-            f"materialise lake/{contract.source} for those days first")
+            f"materialise lake/{contract.source} for those days first"
+        )
     con = connect(warehouse_path, memory_limit=memory_limit)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -67,15 +79,15 @@ def load_days(warehouse_path: Path, lake: Path, contract: Contract, days: list[d
         file_list = "[" + ", ".join(lit(f) for f in files) + "]"
         cols = [c.name for c in contract.columns] + list(LINEAGE_COLUMNS)
         select = ", ".join(q(c) for c in cols)
-        con.execute(f"INSERT INTO {table} ({select}) SELECT {select} FROM read_parquet({file_list}, "
-                    f"hive_partitioning = true, hive_types = {{'dt': DATE}})")
+        con.execute(
+            f"INSERT INTO {table} ({select}) SELECT {select} FROM read_parquet({file_list}, "
+            f"hive_partitioning = true, hive_types = {{'dt': DATE}})"
+        )
         counts = dict(con.execute(f"SELECT dt, count(*) FROM {table} WHERE dt IN ({day_list}) GROUP BY dt").fetchall())
         con.execute("COMMIT")
     except Exception:
-        try:
+        with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
         raise
     finally:
         con.close()

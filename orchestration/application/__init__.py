@@ -11,5 +11,12 @@ from orchestration.platform import Platform
 
 def defs(platform: Platform) -> dg.Definitions:
     """The application assets (their jobs and schedules are in `orchestration/automation/`)."""
-    return dg.Definitions(assets=[*retention.ASSETS, *demand.ASSETS, ab_test_results,
-                                  build_kpi_alerts_asset(platform.alerting), build_dashboard_asset()])
+    return dg.Definitions(
+        assets=[
+            *retention.ASSETS,
+            *demand.ASSETS,
+            ab_test_results,
+            build_kpi_alerts_asset(platform.alerting),
+            build_dashboard_asset(),
+        ]
+    )

@@ -18,20 +18,30 @@ class AbTestConfig(dg.Config):
     """How the experiments are judged."""
 
     conversion_window_hours: float = pydantic.Field(
-        default=24.0, gt=0, description="A purchase counts as a conversion when it is placed within this many hours "
-                                        "after the customer's assignment.")
+        default=24.0,
+        gt=0,
+        description="A purchase counts as a conversion when it is placed within this many hours "
+        "after the customer's assignment.",
+    )
     alpha: float = pydantic.Field(default=0.05, gt=0, lt=1, description="Significance level (two-sided).")
-    srm_alpha: float = pydantic.Field(default=0.001, gt=0, lt=1,
-                                      description="A sample-ratio-mismatch p-value below this invalidates a test.")
+    srm_alpha: float = pydantic.Field(
+        default=0.001, gt=0, lt=1, description="A sample-ratio-mismatch p-value below this invalidates a test."
+    )
     min_users: int = pydantic.Field(default=100, ge=2, description="Users each variant needs before a decision.")
     min_conversions: int = pydantic.Field(default=10, ge=0, description="Conversions each variant needs.")
     planned_splits: dict[str, dict[str, float]] = pydantic.Field(
-        default_factory=dict, description="experiment_id -> {variant: weight}; unlisted experiments are 50/50.")
+        default_factory=dict, description="experiment_id -> {variant: weight}; unlisted experiments are 50/50."
+    )
 
     def ab_config(self) -> AbConfig:
-        return AbConfig(window=dt.timedelta(hours=self.conversion_window_hours), alpha=self.alpha,
-                        srm_alpha=self.srm_alpha, min_users=self.min_users, min_conversions=self.min_conversions,
-                        planned_splits=self.planned_splits)
+        return AbConfig(
+            window=dt.timedelta(hours=self.conversion_window_hours),
+            alpha=self.alpha,
+            srm_alpha=self.srm_alpha,
+            min_users=self.min_users,
+            min_conversions=self.min_conversions,
+            planned_splits=self.planned_splits,
+        )
 
 
 @dg.asset(
@@ -45,8 +55,9 @@ class AbTestConfig(dg.Config):
     pool=WAREHOUSE_POOL,
     description="A/B test results: conversion and revenue per user by variant, lifts with 95% CIs, SRM and decision.",
 )
-def ab_test_results(context: dg.AssetExecutionContext, config: AbTestConfig,
-                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+def ab_test_results(
+    context: dg.AssetExecutionContext, config: AbTestConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         results = run_analysis(con, config.ab_config())
     metadata: dict = {

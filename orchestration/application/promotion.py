@@ -20,7 +20,9 @@ def key(name: str) -> dg.AssetKey:
 def handoff(version: str, decision: dict, metrics: dict) -> dg.MetadataValue:
     """What the candidate asset records for its champion asset (JSON-safe numbers)."""
     body = {"version": version, "decision": decision, "metrics": metrics}
-    return dg.MetadataValue.json(json.loads(json.dumps(body, default=lambda v: v.item() if hasattr(v, "item") else str(v))))
+    return dg.MetadataValue.json(
+        json.loads(json.dumps(body, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+    )
 
 
 def _candidate_of_this_run(context: dg.AssetExecutionContext, name: str) -> dict:
@@ -28,9 +30,11 @@ def _candidate_of_this_run(context: dg.AssetExecutionContext, name: str) -> dict
     event = context.instance.get_latest_materialization_event(key(f"{name}_candidate"))
     materialization = event.asset_materialization if event is not None else None
     if event is None or event.run_id != context.run.run_id or HANDOFF not in materialization.metadata:
-        raise dg.Failure(f"no {name} candidate was evaluated in this run (run {context.run.run_id}); "
-                         f"materialise application/{name}_candidate with application/{name}_model",
-                         allow_retries=False)
+        raise dg.Failure(
+            f"no {name} candidate was evaluated in this run (run {context.run.run_id}); "
+            f"materialise application/{name}_candidate with application/{name}_model",
+            allow_retries=False,
+        )
     return materialization.metadata[HANDOFF].value
 
 
@@ -39,19 +43,39 @@ def promote(context: dg.AssetExecutionContext, store: ModelStore, name: str) -> 
     pending = _candidate_of_this_run(context, name)
     decision = pending["decision"]
     if decision["promote"]:
-        store.promote(name, pending["version"], {"reason": decision["reason"], "run_id": context.run.run_id,
-                                                 "metrics": pending["metrics"]})
+        store.promote(
+            name,
+            pending["version"],
+            {"reason": decision["reason"], "run_id": context.run.run_id, "metrics": pending["metrics"]},
+        )
         action = "promoted"
     else:
-        store.record_decision(name, {"action": "kept", "candidate": pending["version"],
-                                     "champion": store.champion_version(name), "reason": decision["reason"],
-                                     "run_id": context.run.run_id})
+        store.record_decision(
+            name,
+            {
+                "action": "kept",
+                "candidate": pending["version"],
+                "champion": store.champion_version(name),
+                "reason": decision["reason"],
+                "run_id": context.run.run_id,
+            },
+        )
         action = "kept"
-    return dg.MaterializeResult(metadata={"champion_version": store.champion_version(name) or "none",
-                                          "action": action, "candidate_version": pending["version"],
-                                          "reason": decision["reason"]})
+    return dg.MaterializeResult(
+        metadata={
+            "champion_version": store.champion_version(name) or "none",
+            "action": action,
+            "candidate_version": pending["version"],
+            "reason": decision["reason"],
+        }
+    )
 
 
 def gate_result(decision, passed: bool, severity: dg.AssetCheckSeverity, **facts) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(check_name=PROMOTION_GATE, passed=passed, severity=severity,
-                               description=decision.reason, metadata={"promote": decision.promote, **facts})
+    return dg.AssetCheckResult(
+        check_name=PROMOTION_GATE,
+        passed=passed,
+        severity=severity,
+        description=decision.reason,
+        metadata={"promote": decision.promote, **facts},
+    )

@@ -50,7 +50,9 @@ RETENTION_TABLE = "features.retention"
 
 class RetentionFeaturesConfig(dg.Config):
     horizon_days: int = Field(60, ge=7, description="Label: buys again within this many days of the cutoff.")
-    active_days: int = Field(90, ge=7, description="Population: customers with a purchase in these days before the cutoff.")
+    active_days: int = Field(
+        90, ge=7, description="Population: customers with a purchase in these days before the cutoff."
+    )
     training_cutoffs: int = Field(4, ge=1, description="How many past cutoffs the training set stacks.")
     cutoff_step_days: int = Field(14, ge=1, description="Days between training cutoffs.")
     min_history_days: int = Field(28, ge=0, description="History a cutoff needs before it.")
@@ -67,31 +69,51 @@ class RetentionTrainingConfig(dg.Config):
 
 
 @dg.asset(
-    key=key("retention_features"), group_name="application", kinds={"python", "duckdb"}, owners=OWNERS,
-    code_version="retention-features-v1", pool=WAREHOUSE_POOL, backfill_policy=dg.BackfillPolicy.single_run(),
+    key=key("retention_features"),
+    group_name="application",
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    code_version="retention-features-v1",
+    pool=WAREHOUSE_POOL,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[dg.AssetKey(table.split(".")) for table in SOURCES],
-    check_specs=[dg.AssetCheckSpec(FEATURE_CHECK, asset=key("retention_features"), blocking=True,
-                                   description="Training, evaluation and scoring rows present, unique, both "
-                                               "label classes, no impossible values.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            FEATURE_CHECK,
+            asset=key("retention_features"),
+            blocking=True,
+            description="Training, evaluation and scoring rows present, unique, both "
+            "label classes, no impossible values.",
+        )
+    ],
     description="Point-in-time retention features and labels at the training, evaluation and scoring cutoffs.",
 )
-def retention_features(context: dg.AssetExecutionContext, config: RetentionFeaturesConfig,
-                       warehouse: WarehouseResource) -> dg.MaterializeResult:
+def retention_features(
+    context: dg.AssetExecutionContext, config: RetentionFeaturesConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         span = order_history_span(con)
         if span is None:
-            raise dg.Failure("intermediate.int_order_lines has no sales: nothing to build retention features from",
-                             allow_retries=False)
+            raise dg.Failure(
+                "intermediate.int_order_lines has no sales: nothing to build retention features from",
+                allow_retries=False,
+            )
         try:
-            plan = plan_cutoffs(span[0], span[1], config.horizon_days, config.training_cutoffs,
-                                config.cutoff_step_days, config.min_history_days)
+            plan = plan_cutoffs(
+                span[0],
+                span[1],
+                config.horizon_days,
+                config.training_cutoffs,
+                config.cutoff_step_days,
+                config.min_history_days,
+            )
             too_short = None
         except InsufficientHistory as exc:
             # Scoring rows only: the daily run goes on; training waits for enough history.
             scoring = span[1] + dt.timedelta(days=1)
             plan, too_short = CutoffPlan((), scoring, scoring), str(exc)
         frame = build_features(con, plan.all(), config.horizon_days, config.active_days)
-        roles = {c: "training" for c in plan.training} | ({plan.evaluation: "evaluation"} if not too_short else {})
+        roles = dict.fromkeys(plan.training, "training") | ({plan.evaluation: "evaluation"} if not too_short else {})
         roles[plan.scoring] = "scoring"
         frame.insert(1, "role", frame["cutoff"].map(roles))
         frame["horizon_days"] = config.horizon_days
@@ -104,17 +126,28 @@ def retention_features(context: dg.AssetExecutionContext, config: RetentionFeatu
     labelled = frame[frame["role"].isin(["training", "evaluation"])]
     rates = labelled.groupby("role")["label"].apply(lambda s: float(s.astype(float).mean())).to_dict()
     return dg.MaterializeResult(
-        metadata={"rows": len(frame), "rows_by_role": dg.MetadataValue.json(counts),
-                  "positive_rate_by_role": dg.MetadataValue.json(rates),
-                  "cutoffs": dg.MetadataValue.json({"training": [str(c) for c in plan.training],
-                                                    "evaluation": str(plan.evaluation),
-                                                    "scoring": str(plan.scoring)}),
-                  "features": dg.MetadataValue.json(FEATURES)},
-        check_results=[dg.AssetCheckResult(
-            check_name=FEATURE_CHECK, passed=not problems and not too_short,
-            severity=dg.AssetCheckSeverity.ERROR if problems else dg.AssetCheckSeverity.WARN,
-            description="; ".join(problems) or too_short or "feature table valid",
-            metadata={"rows_by_role": dg.MetadataValue.json(counts)})],
+        metadata={
+            "rows": len(frame),
+            "rows_by_role": dg.MetadataValue.json(counts),
+            "positive_rate_by_role": dg.MetadataValue.json(rates),
+            "cutoffs": dg.MetadataValue.json(
+                {
+                    "training": [str(c) for c in plan.training],
+                    "evaluation": str(plan.evaluation),
+                    "scoring": str(plan.scoring),
+                }
+            ),
+            "features": dg.MetadataValue.json(FEATURES),
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=FEATURE_CHECK,
+                passed=not problems and not too_short,
+                severity=dg.AssetCheckSeverity.ERROR if problems else dg.AssetCheckSeverity.WARN,
+                description="; ".join(problems) or too_short or "feature table valid",
+                metadata={"rows_by_role": dg.MetadataValue.json(counts)},
+            )
+        ],
     )
 
 
@@ -126,73 +159,134 @@ def _read_retention(warehouse: WarehouseResource) -> pd.DataFrame:
 
 
 @dg.asset(
-    key=key("retention_candidate"), group_name="application", kinds={"scikitlearn"}, owners=OWNERS,
-    code_version=rt.CODE_VERSION, tags=WEEKLY, deps=[key("retention_features")],
+    key=key("retention_candidate"),
+    group_name="application",
+    kinds={"scikitlearn"},
+    owners=OWNERS,
+    code_version=rt.CODE_VERSION,
+    tags=WEEKLY,
+    deps=[key("retention_features")],
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec(PROMOTION_GATE, asset=key("retention_candidate"), blocking=True,
-                                   description="Red when the candidate does not beat the recency/frequency "
-                                               "baseline; yellow when it does but not the champion.")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            PROMOTION_GATE,
+            asset=key("retention_candidate"),
+            blocking=True,
+            description="Red when the candidate does not beat the recency/frequency "
+            "baseline; yellow when it does but not the champion.",
+        )
+    ],
     description="Retention candidate: trained on past cutoffs, evaluated with the baseline and the champion on a later cutoff.",
 )
-def retention_candidate(context: dg.AssetExecutionContext, config: RetentionTrainingConfig,
-                        warehouse: WarehouseResource, models: ModelStoreResource) -> dg.MaterializeResult:
+def retention_candidate(
+    context: dg.AssetExecutionContext,
+    config: RetentionTrainingConfig,
+    warehouse: WarehouseResource,
+    models: ModelStoreResource,
+) -> dg.MaterializeResult:
     store = models.store()
     frame = _read_retention(warehouse)
     train, evaluation = frame[frame["role"] == "training"], frame[frame["role"] == "evaluation"]
     labelled = evaluation[evaluation["label"].notna()]
     if train.empty or evaluation.empty:
-        raise dg.Failure("features.retention has no training or evaluation rows: the order history is too short "
-                         "for the configured horizon (see the retention_features check)", allow_retries=False)
-    params = rt.RetentionParams(config.learning_rate, config.max_iter, config.max_leaf_nodes,
-                                config.min_samples_leaf, config.l2_regularization, config.random_state)
+        raise dg.Failure(
+            "features.retention has no training or evaluation rows: the order history is too short "
+            "for the configured horizon (see the retention_features check)",
+            allow_retries=False,
+        )
+    params = rt.RetentionParams(
+        config.learning_rate,
+        config.max_iter,
+        config.max_leaf_nodes,
+        config.min_samples_leaf,
+        config.l2_regularization,
+        config.random_state,
+    )
     model = rt.fit(train, params)
     rule = rt.RecencyFrequencyRule().fit(train[train["label"].notna()])
     result, p_model, p_rule = rt.evaluate(model, rule, evaluation, seed=config.random_state)
-    window = {"training_cutoffs": sorted(str(c) for c in train["cutoff"].unique()),
-              "evaluation_cutoff": str(evaluation["cutoff"].iloc[0]),
-              "horizon_days": int(frame["horizon_days"].iloc[0]), "rows": int(len(train))}
-    identity = {"code": rt.CODE_VERSION, "params": params.__dict__, "features": model.features, "window": window,
-                "data": int(pd.util.hash_pandas_object(train[FEATURES + ["label"]], index=False).sum())}
-    stored = store.save(RETENTION, identity, {"model": model, "baseline": rule},
-                        {"metrics": result.as_dict(), "training_window": window, "features": model.features,
-                         "params": params.__dict__, "code_version": rt.CODE_VERSION})
+    window = {
+        "training_cutoffs": sorted(str(c) for c in train["cutoff"].unique()),
+        "evaluation_cutoff": str(evaluation["cutoff"].iloc[0]),
+        "horizon_days": int(frame["horizon_days"].iloc[0]),
+        "rows": int(len(train)),
+    }
+    identity = {
+        "code": rt.CODE_VERSION,
+        "params": params.__dict__,
+        "features": model.features,
+        "window": window,
+        "data": int(pd.util.hash_pandas_object(train[FEATURES + ["label"]], index=False).sum()),
+    }
+    stored = store.save(
+        RETENTION,
+        identity,
+        {"model": model, "baseline": rule},
+        {
+            "metrics": result.as_dict(),
+            "training_window": window,
+            "features": model.features,
+            "params": params.__dict__,
+            "code_version": rt.CODE_VERSION,
+        },
+    )
     ok_base, base_reason = rt.beats_baseline(result, config.min_auc_gain)
     champion = store.champion(RETENTION)
     champion_auc, champion_reason, beats_champion = None, "no champion yet", True
     if champion is not None and champion.version != stored.version:
-        champion_auc = float(roc_auc_score(labelled["label"].astype(int),
-                                           champion.model["model"].predict_proba(labelled)))
+        champion_auc = float(
+            roc_auc_score(labelled["label"].astype(int), champion.model["model"].predict_proba(labelled))
+        )
         beats_champion, champion_reason = versus_champion_auc(result.model["roc_auc"], champion.version, champion_auc)
-    decision = decide(stored.version, champion.version if champion else None, ok_base, beats_champion,
-                      base_reason, champion_reason)
-    chart = roc_and_calibration_chart(labelled["label"].astype(int).to_numpy(),
-                                      {"model": p_model, "recency/frequency rule": p_rule})
+    decision = decide(
+        stored.version, champion.version if champion else None, ok_base, beats_champion, base_reason, champion_reason
+    )
+    chart = roc_and_calibration_chart(
+        labelled["label"].astype(int).to_numpy(), {"model": p_model, "recency/frequency rule": p_rule}
+    )
     severity = dg.AssetCheckSeverity.ERROR if not ok_base else dg.AssetCheckSeverity.WARN
     return dg.MaterializeResult(
         metadata={
             "model_version": stored.version,
-            "roc_auc": result.model["roc_auc"], "pr_auc": result.model["pr_auc"], "brier": result.model["brier"],
+            "roc_auc": result.model["roc_auc"],
+            "pr_auc": result.model["pr_auc"],
+            "brier": result.model["brier"],
             "top_decile_lift": result.model["top_decile_lift"],
-            "baseline_roc_auc": result.baseline["roc_auc"], "baseline_pr_auc": result.baseline["pr_auc"],
-            "baseline_brier": result.baseline["brier"], "baseline_top_decile_lift": result.baseline["top_decile_lift"],
-            "auc_gain": result.auc_gain, "evaluation_customers": result.model["n"],
+            "baseline_roc_auc": result.baseline["roc_auc"],
+            "baseline_pr_auc": result.baseline["pr_auc"],
+            "baseline_brier": result.baseline["brier"],
+            "baseline_top_decile_lift": result.baseline["top_decile_lift"],
+            "auc_gain": result.auc_gain,
+            "evaluation_customers": result.model["n"],
             "training_window": dg.MetadataValue.json(window),
             "calibration": dg.MetadataValue.md(md_table(result.calibration_model)),
             "charts": dg.MetadataValue.md(markdown_image(chart, "ROC and calibration")),
             "decision": decision.reason,
-            "champion_roc_auc_same_cutoff": dg.MetadataValue.float(champion_auc) if champion_auc is not None
+            "champion_roc_auc_same_cutoff": dg.MetadataValue.float(champion_auc)
+            if champion_auc is not None
             else dg.MetadataValue.null(),
             HANDOFF: handoff(stored.version, decision.as_dict(), result.model),
         },
-        check_results=[gate_result(decision, gate_passes(decision, champion.version if champion else None,
-                                                         stored.version),
-                                   severity, beats_baseline=ok_base, beats_champion=beats_champion)],
+        check_results=[
+            gate_result(
+                decision,
+                gate_passes(decision, champion.version if champion else None, stored.version),
+                severity,
+                beats_baseline=ok_base,
+                beats_champion=beats_champion,
+            )
+        ],
     )
 
 
 @dg.asset(
-    key=key("retention_model"), group_name="application", kinds={"scikitlearn"}, owners=OWNERS,
-    code_version="promotion-v1", tags=WEEKLY, deps=[key("retention_candidate")],
+    key=key("retention_model"),
+    group_name="application",
+    kinds={"scikitlearn"},
+    owners=OWNERS,
+    code_version="promotion-v1",
+    tags=WEEKLY,
+    deps=[key("retention_candidate")],
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="The retention champion: the candidate of this run if it passed the promotion gate, else the previous champion.",
 )
@@ -201,41 +295,64 @@ def retention_model(context: dg.AssetExecutionContext, models: ModelStoreResourc
 
 
 SCORES_TABLE = "application.churn_risk_scores"
-SCORES_DDL = (f"create or replace table {SCORES_TABLE} (customer_id varchar, churn_probability double, "
-              "risk_decile integer, model_version varchar, scored_at timestamp, cutoff date)")
+SCORES_DDL = (
+    f"create or replace table {SCORES_TABLE} (customer_id varchar, churn_probability double, "
+    "risk_decile integer, model_version varchar, scored_at timestamp, cutoff date)"
+)
 
 
 @dg.asset(
-    key=key("churn_risk_scores"), group_name="application", kinds={"scikitlearn", "duckdb"}, owners=OWNERS,
-    code_version="scores-v1", pool=WAREHOUSE_POOL, deps=[key("retention_features"), key("retention_model")],
+    key=key("churn_risk_scores"),
+    group_name="application",
+    kinds={"scikitlearn", "duckdb"},
+    owners=OWNERS,
+    code_version="scores-v1",
+    pool=WAREHOUSE_POOL,
+    deps=[key("retention_features"), key("retention_model")],
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="Churn risk per active customer from the promoted retention model (empty until a model is promoted).",
 )
-def churn_risk_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                      models: ModelStoreResource) -> dg.MaterializeResult:
+def churn_risk_scores(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, models: ModelStoreResource
+) -> dg.MaterializeResult:
     champion = models.store().champion(RETENTION)
-    scored_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     with warehouse.connect() as con:
         con.execute("create schema if not exists application")
         con.execute(SCORES_DDL)
-        exists = con.execute("select count(*) from information_schema.tables where table_schema = 'features' "
-                             "and table_name = 'retention'").fetchall()[0][0]
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'features' "
+            "and table_name = 'retention'"
+        ).fetchall()[0][0]
         if champion is None or not exists:
-            context.log.warning("no promoted retention model yet: churn_risk_scores is empty until "
-                                "the model_training job promotes one")
+            context.log.warning(
+                "no promoted retention model yet: churn_risk_scores is empty until the model_training job promotes one"
+            )
             return dg.MaterializeResult(metadata={"rows": 0, "model_version": "none"})
         frame = con.execute(f"select * from {RETENTION_TABLE} where role = 'scoring' order by customer_id").df()
         p_buy = champion.model["model"].predict_proba(frame)
-        out = pd.DataFrame({"customer_id": frame["customer_id"], "churn_probability": np.round(1 - p_buy, 6),
-                            "risk_decile": rt.risk_deciles(p_buy), "model_version": champion.version,
-                            "scored_at": scored_at, "cutoff": pd.to_datetime(frame["cutoff"]).dt.date})
+        out = pd.DataFrame(
+            {
+                "customer_id": frame["customer_id"],
+                "churn_probability": np.round(1 - p_buy, 6),
+                "risk_decile": rt.risk_deciles(p_buy),
+                "model_version": champion.version,
+                "scored_at": scored_at,
+                "cutoff": pd.to_datetime(frame["cutoff"]).dt.date,
+            }
+        )
         con.register("scores_frame", out)
         con.execute(f"insert into {SCORES_TABLE} select * from scores_frame")
         con.unregister("scores_frame")
-    return dg.MaterializeResult(metadata={
-        "rows": len(out), "model_version": champion.version, "cutoff": str(out["cutoff"].iloc[0]) if len(out) else "",
-        "mean_churn_probability": float(out["churn_probability"].mean()) if len(out) else 0.0,
-        "high_risk_customers": int((out["risk_decile"] >= 9).sum())})
+    return dg.MaterializeResult(
+        metadata={
+            "rows": len(out),
+            "model_version": champion.version,
+            "cutoff": str(out["cutoff"].iloc[0]) if len(out) else "",
+            "mean_churn_probability": float(out["churn_probability"].mean()) if len(out) else 0.0,
+            "high_risk_customers": int((out["risk_decile"] >= 9).sum()),
+        }
+    )
 
 
 ASSETS = [retention_features, retention_candidate, retention_model, churn_risk_scores]

@@ -14,6 +14,9 @@ def defs(platform: Platform) -> dg.Definitions:
     return dg.Definitions(
         jobs=[daily, training],
         schedules=[daily_schedule(daily, platform.partitions, settings), weekly_training_schedule(training, settings)],
-        sensors=[landing_sensor(daily, platform.partitions, settings.run_config()),
-                 alert_webhook_sensor(platform.alerting.webhook), run_failure_alerts],
+        sensors=[
+            landing_sensor(daily, platform.partitions, settings.run_config()),
+            alert_webhook_sensor(platform.alerting.webhook),
+            run_failure_alerts,
+        ],
     )

@@ -16,9 +16,12 @@ def platform_job(partitions_def: dg.PartitionsDefinition):
 
 
 def model_job():
-    training = (dg.AssetSelection.assets(retention.retention_features, demand.demand_panel)
-                | dg.AssetSelection.tag(CADENCE_TAG, WEEKLY[CADENCE_TAG]))
+    training = dg.AssetSelection.assets(retention.retention_features, demand.demand_panel) | dg.AssetSelection.tag(
+        CADENCE_TAG, WEEKLY[CADENCE_TAG]
+    )
     return dg.define_asset_job(
-        MODEL_JOB, selection=training | training.downstream(),
+        MODEL_JOB,
+        selection=training | training.downstream(),
         description="Retrain the retention and demand models (weekly), promote through the gate, re-score, "
-                    "and refresh everything that shows the scores.")
+        "and refresh everything that shows the scores.",
+    )

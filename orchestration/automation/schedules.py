@@ -19,21 +19,30 @@ def daily_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, setti
         execution_timezone=settings.schedule_timezone,
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description="Every layer for yesterday's partition; time and timezone from DMP_SCHEDULE_HOUR, "
-                    "DMP_SCHEDULE_MINUTE and DMP_SCHEDULE_TIMEZONE.",
+        "DMP_SCHEDULE_MINUTE and DMP_SCHEDULE_TIMEZONE.",
     )
     def daily_platform_schedule(context: dg.ScheduleEvaluationContext):
-        now = context.scheduled_execution_time or dt.datetime.now(dt.timezone.utc)
-        day = (now.astimezone(dt.timezone.utc) - dt.timedelta(days=1)).date()
+        now = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+        day = (now.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
         if day < first:
             return dg.SkipReason(f"{day} is before the first partition {first}")
-        return dg.RunRequest(run_key=f"daily:{day}", partition_key=day.isoformat(),
-                             run_config=run_config, tags={"dmp/trigger": "daily_schedule"})
+        return dg.RunRequest(
+            run_key=f"daily:{day}",
+            partition_key=day.isoformat(),
+            run_config=run_config,
+            tags={"dmp/trigger": "daily_schedule"},
+        )
 
     return daily_platform_schedule
 
 
 def weekly_training_schedule(job, settings: Settings) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name="weekly_model_training", job=job, cron_schedule=settings.retrain_cron, run_config=settings.run_config(),
-        execution_timezone=settings.schedule_timezone, default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="Retrains the models every week (DMP_RETRAIN_CRON, in DMP_SCHEDULE_TIMEZONE).")
+        name="weekly_model_training",
+        job=job,
+        cron_schedule=settings.retrain_cron,
+        run_config=settings.run_config(),
+        execution_timezone=settings.schedule_timezone,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="Retrains the models every week (DMP_RETRAIN_CRON, in DMP_SCHEDULE_TIMEZONE).",
+    )

@@ -45,9 +45,13 @@ def changed_days(previous: dict[str, str], current: dict[str, str]) -> dict[str,
 
 
 def landing_sensor(job, partitions_def: dg.PartitionsDefinition, run_config: dict) -> dg.SensorDefinition:
-    @dg.sensor(name="landing_zone_sensor", job=job, minimum_interval_seconds=60,
-               default_status=dg.DefaultSensorStatus.STOPPED,
-               description="Starts a run for a day's partition when an export for that day lands or changes.")
+    @dg.sensor(
+        name="landing_zone_sensor",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Starts a run for a day's partition when an export for that day lands or changes.",
+    )
     def landing_zone_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
         landing = lake.landing
         previous = json.loads(context.cursor) if context.cursor else {}
@@ -55,25 +59,34 @@ def landing_sensor(job, partitions_def: dg.PartitionsDefinition, run_config: dic
         days = changed_days(previous, current)
         if not days:
             return dg.SkipReason(f"no new or changed files in {landing}")
-        valid = set(partitions_def.get_partition_keys(
-            current_time=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)))
+        valid = set(partitions_def.get_partition_keys(current_time=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)))
         requests = []
         for day in sorted(days):
             if day not in valid:
                 context.log.warning(f"files for {day} are outside the partitioned range: {days[day][:3]}")
                 continue
             digest = hashlib.sha256(json.dumps({f: current[f] for f in sorted(days[day])}).encode()).hexdigest()[:16]
-            requests.append(dg.RunRequest(run_key=f"{day}:{digest}", partition_key=day, run_config=run_config,
-                                          tags={"dmp/trigger": "landing_zone", "dmp/files": str(len(days[day]))}))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{day}:{digest}",
+                    partition_key=day,
+                    run_config=run_config,
+                    tags={"dmp/trigger": "landing_zone", "dmp/files": str(len(days[day]))},
+                )
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(current, sort_keys=True))
 
     return landing_zone_sensor
 
 
 def alert_webhook_sensor(webhook: Webhook) -> dg.SensorDefinition:
-    @dg.sensor(name="alert_webhook", minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Posts every new alert as JSON to DMP_ALERT_WEBHOOK_URL (retries, timeout); "
-                           "never part of a run, so delivery problems cannot block the pipeline.")
+    @dg.sensor(
+        name="alert_webhook",
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Posts every new alert as JSON to DMP_ALERT_WEBHOOK_URL (retries, timeout); "
+        "never part of a run, so delivery problems cannot block the pipeline.",
+    )
     def alert_webhook(context: dg.SensorEvaluationContext, alerts: AlertsResource):
         cursor = int(context.cursor or 0)
         pending = alerts.pending(after_id=cursor)
@@ -83,8 +96,9 @@ def alert_webhook_sensor(webhook: Webhook) -> dg.SensorDefinition:
             return dg.SkipReason("no webhook configured (DMP_ALERT_WEBHOOK_URL); alerts stay in the table")
         if not pending:
             return dg.SkipReason("no new alerts")
-        delivered, problem = deliver(pending, alerts.webhook_url, webhook,
-                                     on_delivered=lambda alert: context.update_cursor(str(alert.alert_id)))
+        delivered, problem = deliver(
+            pending, alerts.webhook_url, webhook, on_delivered=lambda alert: context.update_cursor(str(alert.alert_id))
+        )
         if problem:
             context.log.warning(f"{problem}; will retry next tick")
         return dg.SkipReason(f"delivered {delivered} of {len(pending)} new alert(s)")
@@ -96,16 +110,29 @@ def _run_partition(tags: dict) -> str | None:
     if "dagster/partition" in tags:
         return tags["dagster/partition"]
     if "dagster/asset_partition_range_start" in tags:
-        return partition_label([dt.date.fromisoformat(tags["dagster/asset_partition_range_start"]),
-                                dt.date.fromisoformat(tags["dagster/asset_partition_range_end"])])
+        return partition_label(
+            [
+                dt.date.fromisoformat(tags["dagster/asset_partition_range_start"]),
+                dt.date.fromisoformat(tags["dagster/asset_partition_range_end"]),
+            ]
+        )
     return None
 
 
-@dg.run_failure_sensor(name="run_failure_alerts", default_status=dg.DefaultSensorStatus.RUNNING,
-                       monitor_all_code_locations=False,
-                       description="Raises a red alert for every failed run (a pipeline outage).")
+@dg.run_failure_sensor(
+    name="run_failure_alerts",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="Raises a red alert for every failed run (a pipeline outage).",
+)
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResource):
     run = context.dagster_run
     message = context.failure_event.message or "run failed"
-    alerts.raise_alert("red", f"run of {run.job_name} failed: {message}", asset=None, check_name="run_failure",
-                       partition=_run_partition(run.tags or {}), run_id=run.run_id)
+    alerts.raise_alert(
+        "red",
+        f"run of {run.job_name} failed: {message}",
+        asset=None,
+        check_name="run_failure",
+        partition=_run_partition(run.tags or {}),
+        run_id=run.run_id,
+    )

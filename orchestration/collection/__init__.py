@@ -8,5 +8,6 @@ from orchestration.platform import Platform
 
 def defs(platform: Platform) -> dg.Definitions:
     """One collection asset per source contract."""
-    return dg.Definitions(assets=[build_collection_asset(c, platform.partitions, platform.alerting)
-                                  for c in platform.contracts.values()])
+    return dg.Definitions(
+        assets=[build_collection_asset(c, platform.partitions, platform.alerting) for c in platform.contracts.values()]
+    )

@@ -34,21 +34,26 @@ def _collect(context: dg.AssetExecutionContext, contract: Contract, lake: LakeRe
             failures.append(f"{day}: {result}")
             continue
         results.append(result)
-        context.log.info(f"{source} {day}: read {result.rows_read}, loaded {result.rows_loaded}, "
-                         f"quarantined {result.rows_quarantined}")
+        context.log.info(
+            f"{source} {day}: read {result.rows_read}, loaded {result.rows_loaded}, "
+            f"quarantined {result.rows_quarantined}"
+        )
     if failures:
         # Days that succeeded keep their new partitions; the failed days keep their old ones.
         raise dg.Failure(
             description=f"{len(failures)} {source} partition(s) could not be collected:\n" + "\n".join(failures),
-            metadata={"failed_partitions": dg.MetadataValue.json(failures),
-                      "collected_partitions": [str(r.day) for r in results]},
+            metadata={
+                "failed_partitions": dg.MetadataValue.json(failures),
+                "collected_partitions": [str(r.day) for r in results],
+            },
             allow_retries=False,
         )
     return results
 
 
-def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefinition,
-                           alerting: AlertingConfig) -> dg.AssetsDefinition:
+def build_collection_asset(
+    contract: Contract, partitions_def: dg.PartitionsDefinition, alerting: AlertingConfig
+) -> dg.AssetsDefinition:
     source = contract.source
     key = dg.AssetKey(["lake", source])
 
@@ -63,13 +68,25 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         owners=["team:data-engineering"],
         code_version=CODE_VERSION,
         description=f"Validated {source} rows in the raw lake (bad rows quarantined with a reason).",
-        metadata={"dagster/column_schema": contract_schema(contract), "contract": str(contract.path),
-                  "optional_source": contract.optional, "source_key": list(contract.key)},
+        metadata={
+            "dagster/column_schema": contract_schema(contract),
+            "contract": str(contract.path),
+            "optional_source": contract.optional,
+            "source_key": list(contract.key),
+        },
         check_specs=[
-            dg.AssetCheckSpec(QUARANTINE_RATE, asset=key, blocking=True,
-                              description="Share of rows quarantined: yellow and red thresholds in alerting.yaml."),
-            dg.AssetCheckSpec(SCHEMA_DRIFT, asset=key, blocking=True,
-                              description="Export columns vs the contract: new, missing or retyped columns."),
+            dg.AssetCheckSpec(
+                QUARANTINE_RATE,
+                asset=key,
+                blocking=True,
+                description="Share of rows quarantined: yellow and red thresholds in alerting.yaml.",
+            ),
+            dg.AssetCheckSpec(
+                SCHEMA_DRIFT,
+                asset=key,
+                blocking=True,
+                description="Export columns vs the contract: new, missing or retyped columns.",
+            ),
         ],
     )
     def _asset(context: dg.AssetExecutionContext, lake: LakeResource, alerts: AlertsResource) -> dg.MaterializeResult:
@@ -81,30 +98,54 @@ def build_collection_asset(contract: Contract, partitions_def: dg.PartitionsDefi
         rows_read = sum(r.rows_read for r in results)
         rows_loaded = sum(r.rows_loaded for r in results)
         rows_quarantined = sum(r.rows_quarantined for r in results)
-        files = [{"day": str(r.day), "file": f.file, "bytes": f.bytes, "rows_read": f.rows_read,
-                  "rows_loaded": f.rows_loaded, "rows_quarantined": f.rows_quarantined}
-                 for r in results for f in r.files]
+        files = [
+            {
+                "day": str(r.day),
+                "file": f.file,
+                "bytes": f.bytes,
+                "rows_read": f.rows_read,
+                "rows_loaded": f.rows_loaded,
+                "rows_quarantined": f.rows_quarantined,
+            }
+            for r in results
+            for f in r.files
+        ]
         label = partition_label([r.day for r in results])
         landed = [path for r in results for path in find_files(lake.landing, contract, r.day)]
         checks = [
-            platform_result(key, QUARANTINE_RATE, quarantine_rate(rows_read, rows_quarantined, alerting), alerts,
-                            context.run_id, label),
-            platform_result(key, SCHEMA_DRIFT, files_drift(contract, landed, rows_read, reasons, alerting), alerts,
-                            context.run_id, label),
+            platform_result(
+                key,
+                QUARANTINE_RATE,
+                quarantine_rate(rows_read, rows_quarantined, alerting),
+                alerts,
+                context.run_id,
+                label,
+            ),
+            platform_result(
+                key,
+                SCHEMA_DRIFT,
+                files_drift(contract, landed, rows_read, reasons, alerting),
+                alerts,
+                context.run_id,
+                label,
+            ),
         ]
-        return dg.MaterializeResult(check_results=checks, metadata={
-            "dagster/row_count": rows_loaded,
-            "rows_read": rows_read,
-            "rows_loaded": rows_loaded,
-            "rows_quarantined": rows_quarantined,
-            "quarantine_rate": round(rows_quarantined / rows_read, 6) if rows_read else 0.0,
-            "quarantine_reasons": dg.MetadataValue.json(reasons),
-            "files": dg.MetadataValue.json(files[:200]),
-            "bytes_read": sum(f["bytes"] for f in files),
-            "partitions": len(results),
-            "summary": dg.MetadataValue.md(_summary_markdown(results)),
-            "lake_path": dg.MetadataValue.path(str(lake.lake / "raw" / source)),
-            "quarantine_path": dg.MetadataValue.path(str(lake.lake / "quarantine" / source)),
-        })
+        return dg.MaterializeResult(
+            check_results=checks,
+            metadata={
+                "dagster/row_count": rows_loaded,
+                "rows_read": rows_read,
+                "rows_loaded": rows_loaded,
+                "rows_quarantined": rows_quarantined,
+                "quarantine_rate": round(rows_quarantined / rows_read, 6) if rows_read else 0.0,
+                "quarantine_reasons": dg.MetadataValue.json(reasons),
+                "files": dg.MetadataValue.json(files[:200]),
+                "bytes_read": sum(f["bytes"] for f in files),
+                "partitions": len(results),
+                "summary": dg.MetadataValue.md(_summary_markdown(results)),
+                "lake_path": dg.MetadataValue.path(str(lake.lake / "raw" / source)),
+                "quarantine_path": dg.MetadataValue.path(str(lake.lake / "quarantine" / source)),
+            },
+        )
 
     return _asset

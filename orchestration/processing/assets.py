@@ -67,8 +67,11 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
 def _relations() -> dict[str, tuple[str, str]]:
     """dbt unique_id -> (schema, table) of every model and seed, from the manifest."""
     manifest = json.loads(dbt_project().manifest_path.read_text())
-    return {uid: (node["schema"], node.get("alias") or node["name"])
-            for uid, node in manifest["nodes"].items() if node["resource_type"] in {"model", "seed"}}
+    return {
+        uid: (node["schema"], node.get("alias") or node["name"])
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in {"model", "seed"}
+    }
 
 
 def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
@@ -83,15 +86,19 @@ def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
                     schema, table = relation
                     cols = con.execute(
                         "select column_name, data_type from information_schema.columns "
-                        "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table]).fetchall()
+                        "where table_schema = ? and table_name = ? order by ordinal_position",
+                        [schema, table],
+                    ).fetchall()
                     if cols:
                         rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-                        event = event.with_metadata({
-                            **event.metadata,
-                            "dagster/row_count": int(rows),
-                            "dagster/column_schema": column_schema(cols),
-                            "dagster/table_name": f"warehouse.{schema}.{table}",
-                        })
+                        event = event.with_metadata(
+                            {
+                                **event.metadata,
+                                "dagster/row_count": int(rows),
+                                "dagster/column_schema": column_schema(cols),
+                                "dagster/table_name": f"warehouse.{schema}.{table}",
+                            }
+                        )
             yield event
 
 
@@ -146,8 +153,13 @@ def run_window(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
     return window.start.date(), window.end.date() - dt.timedelta(days=1)
 
 
-def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-             args: list[str], window: tuple[dt.date, dt.date] | None = None) -> Iterator:
+def _run_dbt(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    args: list[str],
+    window: tuple[dt.date, dt.date] | None = None,
+) -> Iterator:
     target = Path("target") / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     state = _parse_state(warehouse.file)
     if state.exists():
@@ -165,25 +177,41 @@ def _run_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: 
     _prune_invocations()
     yield from _table_metadata(warehouse, events)
     if not invocation.is_successful():
-        raise dg.Failure(description="dbt build failed; see the dbt log above for the model or test that failed.",
-                         metadata={"dbt_args": " ".join(args)})
+        raise dg.Failure(
+            description="dbt build failed; see the dbt log above for the model or test that failed.",
+            metadata={"dbt_args": " ".join(args)},
+        )
 
 
 def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     project = dbt_project()
     translator = PlatformDbtTranslator()
 
-    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_views",
-                select="resource_type:seed config.materialized:view", dagster_dbt_translator=translator,
-                backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name="dbt_views",
+        select="resource_type:seed config.materialized:view",
+        dagster_dbt_translator=translator,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
     def dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         yield from _run_dbt(context, dbt, warehouse, ["build"])
 
-    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_daily",
-                select="config.materialized:incremental", dagster_dbt_translator=translator,
-                partitions_def=partitions_def, backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
-    def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
-                  config: DbtRunConfig):
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name="dbt_daily",
+        select="config.materialized:incremental",
+        dagster_dbt_translator=translator,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
+    def dbt_daily(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
+    ):
         if config.full_refresh:
             context.log.info("full refresh: rebuilding every incremental model from all history")
             yield from _run_dbt(context, dbt, warehouse, ["build", "--full-refresh"])
@@ -192,9 +220,15 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         context.log.info(f"dbt window {start}..{end} (plus the look-back for late rows)")
         yield from _run_dbt(context, dbt, warehouse, ["build"], window=(start, end))
 
-    @dbt_assets(manifest=project.manifest_path, project=project, name="dbt_tables",
-                select="config.materialized:table", dagster_dbt_translator=translator,
-                backfill_policy=dg.BackfillPolicy.single_run(), pool=WAREHOUSE_POOL)
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        name="dbt_tables",
+        select="config.materialized:table",
+        dagster_dbt_translator=translator,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
     def dbt_tables(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
         yield from _run_dbt(context, dbt, warehouse, ["build"])
 

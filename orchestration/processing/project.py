@@ -37,8 +37,12 @@ def ensure_manifest(project_dir: Path = DBT_DIR) -> Path:
         return manifest
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     env.setdefault("DMP_DBT_DUCKDB_PATH", str(project_dir / "target" / "parse.duckdb"))
-    proc = subprocess.run([dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir",
-                           str(project_dir), "--quiet"], env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [dbt_executable(), "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"dbt parse failed in {project_dir}:\n{proc.stdout}\n{proc.stderr}")
     return manifest
@@ -51,5 +55,6 @@ def dbt_project() -> DbtProject:
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=os.fspath(DBT_DIR), profiles_dir=os.fspath(DBT_DIR),
-                          dbt_executable=dbt_executable())
+    return DbtCliResource(
+        project_dir=os.fspath(DBT_DIR), profiles_dir=os.fspath(DBT_DIR), dbt_executable=dbt_executable()
+    )

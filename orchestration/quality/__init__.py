@@ -12,5 +12,10 @@ from orchestration.quality.marts import build_mart_check
 
 def defs(platform: Platform) -> dg.Definitions:
     """A multi-check per mart that has a suite (`expectations/suites/marts_*.json`)."""
-    return dg.Definitions(asset_checks=[build_mart_check(dg.AssetKey(asset.split("/")), suite, platform.alerting)
-                                        for asset, suite in platform.suites.items() if asset.startswith("marts/")])
+    return dg.Definitions(
+        asset_checks=[
+            build_mart_check(dg.AssetKey(asset.split("/")), suite, platform.alerting)
+            for asset, suite in platform.suites.items()
+            if asset.startswith("marts/")
+        ]
+    )

@@ -17,17 +17,30 @@ def build_mart_check(key: dg.AssetKey, suite: Suite, alerting: AlertingConfig) -
     specs = expectation_specs(key, suite)
     anomaly = key == KPI_DAILY
     if anomaly:
-        specs.append(dg.AssetCheckSpec(VOLUME_ANOMALY, asset=key, blocking=True,
-                                       description="The last day's orders and net revenue vs the trailing 28 days."))
+        specs.append(
+            dg.AssetCheckSpec(
+                VOLUME_ANOMALY,
+                asset=key,
+                blocking=True,
+                description="The last day's orders and net revenue vs the trailing 28 days.",
+            )
+        )
 
-    @dg.multi_asset_check(specs=specs, name=f"check_{table}", pool=WAREHOUSE_POOL,
-                          description=f"Great Expectations suite {suite.name} on {schema}.{table}.")
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"check_{table}",
+        pool=WAREHOUSE_POOL,
+        description=f"Great Expectations suite {suite.name} on {schema}.{table}.",
+    )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, alerts: AlertsResource):
         with warehouse.connect(read_only=True) as con:
             frame = sample(con, schema, table, suite.sample_rows)
             total = table_rows(con, schema, table)
-            daily = (con.execute("select kpi_date, orders, net_revenue from marts.kpi_daily order by kpi_date").df()
-                     if anomaly else None)
+            daily = (
+                con.execute("select kpi_date, orders, net_revenue from marts.kpi_daily order by kpi_date").df()
+                if anomaly
+                else None
+            )
         outcome = validate(suite, frame)
         outcome.rows_total = total
         yield from expectation_results(key, suite, outcome, alerts, context.run.run_id, None)

@@ -29,21 +29,28 @@ def build_snapshot_asset() -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         description="Read-only serving snapshot (DuckDB + Parquet) of marts, model outputs, KPI targets and alerts.",
     )
-    def serving_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResource, serving: ServingResource,
-                         alerts: AlertsResource) -> dg.MaterializeResult:
+    def serving_snapshot(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        serving: ServingResource,
+        alerts: AlertsResource,
+    ) -> dg.MaterializeResult:
         snapshot = publish_snapshot(warehouse.file, serving.directory, alerts.file)
         context.log.info(f"published {len(snapshot.tables)} tables to {snapshot.path}")
-        rows = "\n".join(["| table | rows |", "|---|---|"]
-                         + [f"| {name} | {n:,} |" for name, n in snapshot.tables.items()])
-        return dg.MaterializeResult(metadata={
-            "tables": dg.MetadataValue.md(rows),
-            "table_count": len(snapshot.tables),
-            "dagster/row_count": sum(snapshot.tables.values()),
-            **{f"rows/{name}": n for name, n in snapshot.tables.items()},
-            "snapshot_path": dg.MetadataValue.path(str(snapshot.path)),
-            "manifest": dg.MetadataValue.path(str(snapshot.manifest)),
-            "published_at": dg.MetadataValue.timestamp(snapshot.published_at),
-            "excluded_columns": dg.MetadataValue.json(snapshot.excluded_columns),
-        })
+        rows = "\n".join(
+            ["| table | rows |", "|---|---|"] + [f"| {name} | {n:,} |" for name, n in snapshot.tables.items()]
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "tables": dg.MetadataValue.md(rows),
+                "table_count": len(snapshot.tables),
+                "dagster/row_count": sum(snapshot.tables.values()),
+                **{f"rows/{name}": n for name, n in snapshot.tables.items()},
+                "snapshot_path": dg.MetadataValue.path(str(snapshot.path)),
+                "manifest": dg.MetadataValue.path(str(snapshot.manifest)),
+                "published_at": dg.MetadataValue.timestamp(snapshot.published_at),
+                "excluded_columns": dg.MetadataValue.json(snapshot.excluded_columns),
+            }
+        )
 
     return serving_snapshot

@@ -8,6 +8,9 @@ from orchestration.storage.assets import build_storage_asset
 
 def defs(platform: Platform) -> dg.Definitions:
     """One warehouse-loader asset per source contract, with its suite and platform checks."""
-    return dg.Definitions(assets=[build_storage_asset(c, platform.partitions, platform.suites.get(f"raw/{c.source}"),
-                                                      platform.alerting)
-                                  for c in platform.contracts.values()])
+    return dg.Definitions(
+        assets=[
+            build_storage_asset(c, platform.partitions, platform.suites.get(f"raw/{c.source}"), platform.alerting)
+            for c in platform.contracts.values()
+        ]
+    )

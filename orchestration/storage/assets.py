@@ -25,19 +25,27 @@ CODE_VERSION = "storage-v1"
 PREVIEW_DAYS = 62  # days listed in the rows-per-day table
 
 
-def build_storage_asset(contract: Contract, partitions_def: dg.PartitionsDefinition, suite: Suite | None,
-                        alerting: AlertingConfig) -> dg.AssetsDefinition:
+def build_storage_asset(
+    contract: Contract, partitions_def: dg.PartitionsDefinition, suite: Suite | None, alerting: AlertingConfig
+) -> dg.AssetsDefinition:
     source = contract.source
     key = dg.AssetKey(["raw", source])
     volume = source in alerting.volume.sources
     fresh = source in alerting.freshness.sources
     specs = expectation_specs(key, suite)
     if volume:
-        specs.append(dg.AssetCheckSpec(VOLUME_ANOMALY, asset=key, blocking=True,
-                                       description="Rows per day vs the trailing 28 days (robust: median and MAD)."))
+        specs.append(
+            dg.AssetCheckSpec(
+                VOLUME_ANOMALY,
+                asset=key,
+                blocking=True,
+                description="Rows per day vs the trailing 28 days (robust: median and MAD).",
+            )
+        )
     if fresh:
-        specs.append(dg.AssetCheckSpec(FRESHNESS, asset=key,
-                                       description="The latest loaded day is not older than allowed."))
+        specs.append(
+            dg.AssetCheckSpec(FRESHNESS, asset=key, description="The latest loaded day is not older than allowed.")
+        )
     references = [ref for ref in suite_references(suite) if ref != source]
 
     @dg.asset(
@@ -52,12 +60,15 @@ def build_storage_asset(contract: Contract, partitions_def: dg.PartitionsDefinit
         owners=["team:data-engineering"],
         code_version=CODE_VERSION,
         description=f"raw.{source} in the DuckDB warehouse, loaded partition by partition from the raw lake.",
-        metadata={"dagster/column_schema": contract_schema(contract, LINEAGE_COLUMNS),
-                  "dagster/table_name": f"warehouse.raw.{source}"},
+        metadata={
+            "dagster/column_schema": contract_schema(contract, LINEAGE_COLUMNS),
+            "dagster/table_name": f"warehouse.raw.{source}",
+        },
         check_specs=specs,
     )
-    def _load(context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource,
-              alerts: AlertsResource):
+    def _load(
+        context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource, alerts: AlertsResource
+    ):
         days = run_days(context)
         try:
             counts = load_days(warehouse.file, lake.lake, contract, days)
@@ -71,8 +82,12 @@ def build_storage_asset(contract: Contract, partitions_def: dg.PartitionsDefinit
                 # One deterministic sample of the run's rows, validated once by the whole suite. Reference
                 # values come from the lake partitions of the same days (collected before this asset runs).
                 frame = sample(con, "raw", source, suite.sample_rows, days)
-                outcome = validate(suite, frame, params=suite_params(days, contract.allowed_lateness_days),
-                                   lookup=lambda ref: lake_values(lake.lake, *ref.split("."), days))
+                outcome = validate(
+                    suite,
+                    frame,
+                    params=suite_params(days, contract.allowed_lateness_days),
+                    lookup=lambda ref: lake_values(lake.lake, *ref.split("."), days),
+                )
                 outcome.rows_total = sum(counts.values())
                 checks += expectation_results(key, suite, outcome, alerts, context.run_id, label)
             if volume:
@@ -83,15 +98,19 @@ def build_storage_asset(contract: Contract, partitions_def: dg.PartitionsDefinit
                 outcome = freshness(latest_day(con, source), dt.date.today(), alerting)
                 checks.append(platform_result(key, FRESHNESS, outcome, alerts, context.run_id, label))
         loaded = sum(counts.values())
-        preview = "\n".join(["| day | rows |", "|---|---|"]
-                            + [f"| {d} | {n} |" for d, n in list(counts.items())[:PREVIEW_DAYS]])
-        return dg.MaterializeResult(check_results=checks, metadata={
-            "dagster/row_count": loaded,
-            "rows_loaded": loaded,
-            "table_rows_total": int(total),
-            "partitions": len(days),
-            "rows_per_day": dg.MetadataValue.md(preview),
-            "warehouse": dg.MetadataValue.path(str(warehouse.file)),
-        })
+        preview = "\n".join(
+            ["| day | rows |", "|---|---|"] + [f"| {d} | {n} |" for d, n in list(counts.items())[:PREVIEW_DAYS]]
+        )
+        return dg.MaterializeResult(
+            check_results=checks,
+            metadata={
+                "dagster/row_count": loaded,
+                "rows_loaded": loaded,
+                "table_rows_total": int(total),
+                "partitions": len(days),
+                "rows_per_day": dg.MetadataValue.md(preview),
+                "warehouse": dg.MetadataValue.path(str(warehouse.file)),
+            },
+        )
 
     return _load

@@ -32,8 +32,14 @@ def fmt_value(value: float | None, unit: str) -> str:
     return f"{value:,.0f}"
 
 
-KPI_LABELS = {"aov": "AOV", "cac": "CAC", "roas": "ROAS", "nps": "NPS", "marketing_roi": "Marketing ROI",
-              "month1_retention": "Month-1 retention"}
+KPI_LABELS = {
+    "aov": "AOV",
+    "cac": "CAC",
+    "roas": "ROAS",
+    "nps": "NPS",
+    "marketing_roi": "Marketing ROI",
+    "month1_retention": "Month-1 retention",
+}
 
 
 def kpi_label(kpi: str) -> str:
@@ -76,9 +82,15 @@ def _nice_range(values: Sequence[float], include_zero: bool = True) -> tuple[flo
     return (lo if include_zero and lo == 0 else lo - pad), hi + pad
 
 
-def line_chart(chart_id: str, series: Sequence[Series], unit: str = "count", width: int = 420, height: int = 190,
-               band: tuple[Sequence[dt.date], Sequence[float], Sequence[float]] | None = None,
-               band_label: str = "") -> str:
+def line_chart(
+    chart_id: str,
+    series: Sequence[Series],
+    unit: str = "count",
+    width: int = 420,
+    height: int = 190,
+    band: tuple[Sequence[dt.date], Sequence[float], Sequence[float]] | None = None,
+    band_label: str = "",
+) -> str:
     """Lines over dates, one <circle class="pt <css>"> per non-null point (with a tooltip)."""
     values = [float(y) for s in series for y in s.ys if y is not None and not pd.isna(y)]
     if band is not None:
@@ -91,40 +103,59 @@ def line_chart(chart_id: str, series: Sequence[Series], unit: str = "count", wid
     y = _scale(lo, hi, height - bottom, top)
     d0, d1 = dates[0].toordinal(), dates[-1].toordinal()
     x = _scale(d0, d1 if d1 > d0 else d0 + 1, left, width - right)
-    parts = [f'<svg id="{esc(chart_id)}" class="chart line-chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="{esc(chart_id)}">']
+    parts = [
+        f'<svg id="{esc(chart_id)}" class="chart line-chart" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{esc(chart_id)}">'
+    ]
     for i in range(5):
         v = lo + (hi - lo) * i / 4
-        parts.append(f'<line class="gridline" x1="{left}" x2="{width - right}" y1="{_num(y(v))}" y2="{_num(y(v))}"/>'
-                     f'<text class="tick" x="{left - 6}" y="{_num(y(v) + 4)}" text-anchor="end">'
-                     f'{esc(fmt_value(v, unit))}</text>')
+        parts.append(
+            f'<line class="gridline" x1="{left}" x2="{width - right}" y1="{_num(y(v))}" y2="{_num(y(v))}"/>'
+            f'<text class="tick" x="{left - 6}" y="{_num(y(v) + 4)}" text-anchor="end">'
+            f"{esc(fmt_value(v, unit))}</text>"
+        )
     step = max(1, len(dates) // 5)
     for d in dates[::step]:
-        parts.append(f'<text class="tick" x="{_num(x(d.toordinal()))}" y="{height - 8}" text-anchor="middle">'
-                     f'{esc(d.strftime("%b %d" if len(dates) > 12 else "%b %Y"))}</text>')
+        parts.append(
+            f'<text class="tick" x="{_num(x(d.toordinal()))}" y="{height - 8}" text-anchor="middle">'
+            f"{esc(d.strftime('%b %d' if len(dates) > 12 else '%b %Y'))}</text>"
+        )
     if band is not None:
         bx, blo, bhi = band
         upper = [f"{_num(x(d.toordinal()))},{_num(y(float(v)))}" for d, v in zip(bx, bhi)]
         lower = [f"{_num(x(d.toordinal()))},{_num(y(float(v)))}" for d, v in zip(bx, blo)]
-        parts.append(f'<polygon class="band" points="{" ".join(upper + lower[::-1])}">'
-                     f'<title>{esc(band_label)}</title></polygon>')
+        parts.append(
+            f'<polygon class="band" points="{" ".join(upper + lower[::-1])}"><title>{esc(band_label)}</title></polygon>'
+        )
     for s in series:
         pts = [(d, float(v)) for d, v in zip(s.xs, s.ys) if v is not None and not pd.isna(v)]
         if not pts:
             continue
-        path = " ".join(f"{'M' if i == 0 else 'L'}{_num(x(d.toordinal()))},{_num(y(v))}" for i, (d, v) in enumerate(pts))
+        path = " ".join(
+            f"{'M' if i == 0 else 'L'}{_num(x(d.toordinal()))},{_num(y(v))}" for i, (d, v) in enumerate(pts)
+        )
         dash = ' stroke-dasharray="5 4"' if s.dashed else ""
         parts.append(f'<path class="line {esc(s.css)}" d="{path}" stroke="{s.color}" fill="none"{dash}/>')
         if s.points:
-            parts += [f'<circle class="pt {esc(s.css)}" cx="{_num(x(d.toordinal()))}" cy="{_num(y(v))}" r="3" '
-                      f'fill="{s.color}" data-value="{v!r}" data-tip="{esc(s.name)} {d.isoformat()}: '
-                      f'{esc(fmt_value(v, unit))}"/>' for d, v in pts]
+            parts += [
+                f'<circle class="pt {esc(s.css)}" cx="{_num(x(d.toordinal()))}" cy="{_num(y(v))}" r="3" '
+                f'fill="{s.color}" data-value="{v!r}" data-tip="{esc(s.name)} {d.isoformat()}: '
+                f'{esc(fmt_value(v, unit))}"/>'
+                for d, v in pts
+            ]
     parts.append("</svg>")
     return "".join(parts)
 
 
-def bar_chart(chart_id: str, labels: Sequence[str], values: Sequence[float | None], unit: str,
-              target: float | None = None, colors: Sequence[str] | None = None, width: int = 420) -> str:
+def bar_chart(
+    chart_id: str,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    unit: str,
+    target: float | None = None,
+    colors: Sequence[str] | None = None,
+    width: int = 420,
+) -> str:
     """Horizontal bars, one <rect class="bar"> per label, with an optional dashed target line."""
     shown = [(lab, float(v)) for lab, v in zip(labels, values) if v is not None and not pd.isna(v)]
     if not shown:
@@ -133,21 +164,27 @@ def bar_chart(chart_id: str, labels: Sequence[str], values: Sequence[float | Non
     height = top * 2 + row * len(shown) + 14
     hi = max([v for _, v in shown] + ([target] if target is not None else []) + [0.0]) * 1.05 or 1.0
     x = _scale(0.0, hi, left, width - right)
-    parts = [f'<svg id="{esc(chart_id)}" class="chart bar-chart" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-label="{esc(chart_id)}">']
+    parts = [
+        f'<svg id="{esc(chart_id)}" class="chart bar-chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{esc(chart_id)}">'
+    ]
     for i, (label, v) in enumerate(shown):
         y0 = top + i * row
         color = colors[i % len(colors)] if colors else PALETTE[0]
-        parts.append(f'<text class="label" x="{left - 6}" y="{y0 + 16}" text-anchor="end">{esc(label)}</text>'
-                     f'<rect class="bar" x="{left}" y="{y0 + 4}" width="{_num(max(x(max(v, 0)) - left, 1))}" '
-                     f'height="{row - 8}" fill="{color}" data-label="{esc(label)}" data-value="{v!r}" '
-                     f'data-tip="{esc(label)}: {esc(fmt_value(v, unit))}"/>'
-                     f'<text class="bar-value" x="{_num(x(max(v, 0)) + 4)}" y="{y0 + 16}">{esc(fmt_value(v, unit))}</text>')
+        parts.append(
+            f'<text class="label" x="{left - 6}" y="{y0 + 16}" text-anchor="end">{esc(label)}</text>'
+            f'<rect class="bar" x="{left}" y="{y0 + 4}" width="{_num(max(x(max(v, 0)) - left, 1))}" '
+            f'height="{row - 8}" fill="{color}" data-label="{esc(label)}" data-value="{v!r}" '
+            f'data-tip="{esc(label)}: {esc(fmt_value(v, unit))}"/>'
+            f'<text class="bar-value" x="{_num(x(max(v, 0)) + 4)}" y="{y0 + 16}">{esc(fmt_value(v, unit))}</text>'
+        )
     if target is not None:
         tx = _num(x(target))
-        parts.append(f'<line class="target-line" x1="{tx}" x2="{tx}" y1="{top - 4}" y2="{height - 14}"/>'
-                     f'<text class="tick" x="{tx}" y="{height - 3}" text-anchor="middle">target '
-                     f'{esc(fmt_value(target, unit))}</text>')
+        parts.append(
+            f'<line class="target-line" x1="{tx}" x2="{tx}" y1="{top - 4}" y2="{height - 14}"/>'
+            f'<text class="tick" x="{tx}" y="{height - 3}" text-anchor="middle">target '
+            f"{esc(fmt_value(target, unit))}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -167,24 +204,32 @@ def heatmap(chart_id: str, cohorts: pd.DataFrame) -> str:
     periods = int(cohorts["periods_since"].max()) + 1
     cw, ch, left, top = 56, 26, 120, 24
     width, height = left + cw * periods + 10, top + ch * len(starts) + 10
-    parts = [f'<svg id="{esc(chart_id)}" class="chart heatmap" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-label="{esc(chart_id)}">']
-    parts += [f'<text class="tick" x="{left + cw * p + cw / 2}" y="{top - 8}" text-anchor="middle">M{p}</text>'
-              for p in range(periods)]
+    parts = [
+        f'<svg id="{esc(chart_id)}" class="chart heatmap" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{esc(chart_id)}">'
+    ]
+    parts += [
+        f'<text class="tick" x="{left + cw * p + cw / 2}" y="{top - 8}" text-anchor="middle">M{p}</text>'
+        for p in range(periods)
+    ]
     sizes = cohorts.groupby(cohorts["cohort_start"].map(as_date))["cohort_size"].max()
     for i, start in enumerate(starts):
-        parts.append(f'<text class="label" x="{left - 6}" y="{top + ch * i + 17}" text-anchor="end">'
-                     f'{start.strftime("%Y-%m")} (n={int(sizes.get(start, 0))})</text>')
+        parts.append(
+            f'<text class="label" x="{left - 6}" y="{top + ch * i + 17}" text-anchor="end">'
+            f"{start.strftime('%Y-%m')} (n={int(sizes.get(start, 0))})</text>"
+        )
     for r in cohorts.itertuples():
         i, p = starts.index(as_date(r.cohort_start)), int(r.periods_since)
         rate = float(r.retention_rate) if pd.notna(r.retention_rate) else 0.0
         text_color = "#fff" if rate > 0.45 else "#1f2937"
-        parts.append(f'<rect class="cell" x="{left + cw * p}" y="{top + ch * i}" width="{cw - 2}" height="{ch - 2}" '
-                     f'fill="{_heat_color(rate)}" data-cohort="{as_date(r.cohort_start).isoformat()}" data-period="{p}" '
-                     f'data-value="{rate!r}" data-tip="cohort {as_date(r.cohort_start):%Y-%m}, month {p}: '
-                     f'{rate:.1%} ({int(r.active_customers)} of {int(r.cohort_size)})"/>'
-                     f'<text class="cell-text" x="{left + cw * p + cw / 2 - 1}" y="{top + ch * i + 17}" '
-                     f'text-anchor="middle" fill="{text_color}">{rate:.0%}</text>')
+        parts.append(
+            f'<rect class="cell" x="{left + cw * p}" y="{top + ch * i}" width="{cw - 2}" height="{ch - 2}" '
+            f'fill="{_heat_color(rate)}" data-cohort="{as_date(r.cohort_start).isoformat()}" data-period="{p}" '
+            f'data-value="{rate!r}" data-tip="cohort {as_date(r.cohort_start):%Y-%m}, month {p}: '
+            f'{rate:.1%} ({int(r.active_customers)} of {int(r.cohort_size)})"/>'
+            f'<text class="cell-text" x="{left + cw * p + cw / 2 - 1}" y="{top + ch * i + 17}" '
+            f'text-anchor="middle" fill="{text_color}">{rate:.0%}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -201,19 +246,23 @@ def lift_plot(chart_id: str, rows: pd.DataFrame, width: int = 420) -> str:
     pad = (hi - lo) * 0.08 or 0.05
     x = _scale(lo - pad, hi + pad, left, width - right)
     zero = _num(x(0.0))
-    parts = [f'<svg id="{esc(chart_id)}" class="chart lift-plot" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-label="{esc(chart_id)}">'
-             f'<line class="zero" x1="{zero}" x2="{zero}" y1="{top - 4}" y2="{height - 18}"/>'
-             f'<text class="tick" x="{zero}" y="{height - 5}" text-anchor="middle">0%</text>']
+    parts = [
+        f'<svg id="{esc(chart_id)}" class="chart lift-plot" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{esc(chart_id)}">'
+        f'<line class="zero" x1="{zero}" x2="{zero}" y1="{top - 4}" y2="{height - 18}"/>'
+        f'<text class="tick" x="{zero}" y="{height - 5}" text-anchor="middle">0%</text>'
+    ]
     for i, r in enumerate(rows.itertuples()):
         yc = top + row * i + row / 2
         color = {"ship": "#059669", "harm": "#dc2626"}.get(r.decision, "#4b5563")
         label = r.experiment_id if r.variant == "treatment" else f"{r.experiment_id} / {r.variant}"
-        parts.append(f'<text class="label" x="{left - 8}" y="{_num(yc + 4)}" text-anchor="end">{esc(label)}</text>'
-                     f'<line class="ci" x1="{_num(x(r.rel_lift_ci_low))}" x2="{_num(x(r.rel_lift_ci_high))}" '
-                     f'y1="{_num(yc)}" y2="{_num(yc)}" stroke="{color}"/>'
-                     f'<circle class="pt lift" cx="{_num(x(r.rel_lift))}" cy="{_num(yc)}" r="4" fill="{color}" '
-                     f'data-experiment="{esc(r.experiment_id)}" data-value="{float(r.rel_lift)!r}" '
-                     f'data-tip="{esc(label)}: {r.rel_lift:+.1%} [{r.rel_lift_ci_low:+.1%}, {r.rel_lift_ci_high:+.1%}]"/>')
+        parts.append(
+            f'<text class="label" x="{left - 8}" y="{_num(yc + 4)}" text-anchor="end">{esc(label)}</text>'
+            f'<line class="ci" x1="{_num(x(r.rel_lift_ci_low))}" x2="{_num(x(r.rel_lift_ci_high))}" '
+            f'y1="{_num(yc)}" y2="{_num(yc)}" stroke="{color}"/>'
+            f'<circle class="pt lift" cx="{_num(x(r.rel_lift))}" cy="{_num(yc)}" r="4" fill="{color}" '
+            f'data-experiment="{esc(r.experiment_id)}" data-value="{float(r.rel_lift)!r}" '
+            f'data-tip="{esc(label)}: {r.rel_lift:+.1%} [{r.rel_lift_ci_low:+.1%}, {r.rel_lift_ci_high:+.1%}]"/>'
+        )
     parts.append("</svg>")
     return "".join(parts)

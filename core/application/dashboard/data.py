@@ -30,6 +30,7 @@ import pandas as pd
 CHANNEL_DAYS = 30
 SEGMENT_MOVE_DAYS = 30
 
+
 @dataclass
 class DashboardData:
     """What the page shows, read from one snapshot (frames may be empty, forecast/ab may be None)."""
@@ -50,12 +51,14 @@ class DashboardData:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
+    return {
+        f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    }
 
 
-def _frame(con: duckdb.DuckDBPyConnection, tables: set[str], needs: Sequence[str], sql: str,
-           params: list | None = None) -> pd.DataFrame:
+def _frame(
+    con: duckdb.DuckDBPyConnection, tables: set[str], needs: Sequence[str], sql: str, params: list | None = None
+) -> pd.DataFrame:
     """Run `sql` when every table it needs is in the snapshot; an empty frame otherwise."""
     if not set(needs) <= tables:
         return pd.DataFrame()
@@ -65,7 +68,9 @@ def _frame(con: duckdb.DuckDBPyConnection, tables: set[str], needs: Sequence[str
 def load_dashboard_data(snapshot: Path) -> DashboardData:
     """Read everything the page shows from the serving snapshot (opened read-only)."""
     if not Path(snapshot).exists():
-        raise FileNotFoundError(f"serving snapshot {snapshot} does not exist: materialise service/serving_snapshot first")
+        raise FileNotFoundError(
+            f"serving snapshot {snapshot} does not exist: materialise service/serving_snapshot first"
+        )
     with duckdb.connect(str(snapshot), read_only=True) as con:
         t = _tables(con)
         meta = _frame(con, t, ["meta.snapshot"], "select max(published_at) as published_at from meta.snapshot")
@@ -76,9 +81,13 @@ def load_dashboard_data(snapshot: Path) -> DashboardData:
         seg_day = seg_latest["d"].iloc[0] if len(seg_latest) else None
         forecast = None
         if "application.demand_forecast" in t:
-            columns = {r[0] for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = 'application' "
-                "and table_name = 'demand_forecast'").fetchall()}
+            columns = {
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns where table_schema = 'application' "
+                    "and table_name = 'demand_forecast'"
+                ).fetchall()
+            }
             expected = "expected_units" if "expected_units" in columns else "p50"  # older tables: no mean
             forecast = con.execute(f"""
                 with latest as (
@@ -93,44 +102,83 @@ def load_dashboard_data(snapshot: Path) -> DashboardData:
             if forecast.empty:
                 forecast = None
         return DashboardData(
-            published_at=pd.Timestamp(meta["published_at"].iloc[0]).to_pydatetime() if len(meta) and
-            pd.notna(meta["published_at"].iloc[0]) else None,
+            published_at=pd.Timestamp(meta["published_at"].iloc[0]).to_pydatetime()
+            if len(meta) and pd.notna(meta["published_at"].iloc[0])
+            else None,
             latest_day=latest_day,
-            kpi_monthly=_frame(con, t, ["marts.kpi_monthly"],
-                               "select kpi_month, kpi, value, target, direction, gap, meets_target, "
-                               "months_missed_in_a_row from marts.kpi_monthly order by kpi, kpi_month"),
+            kpi_monthly=_frame(
+                con,
+                t,
+                ["marts.kpi_monthly"],
+                "select kpi_month, kpi, value, target, direction, gap, meets_target, "
+                "months_missed_in_a_row from marts.kpi_monthly order by kpi, kpi_month",
+            ),
             targets=_frame(con, t, ["reference.kpi_targets"], "select * from reference.kpi_targets"),
-            channels=_frame(con, t, ["marts.kpi_channel_daily"], f"""
+            channels=_frame(
+                con,
+                t,
+                ["marts.kpi_channel_daily"],
+                f"""
                 select channel, sum(spend) as spend, sum(new_customers) as new_customers,
                        sum(revenue_last_touch) as revenue_last_touch,
                        cast(sum(spend) / nullif(sum(new_customers), 0) as double) as cac,
                        cast(sum(revenue_last_touch) / nullif(sum(spend), 0) as double) as roas
                 from marts.kpi_channel_daily
                 where kpi_date > (select max(kpi_date) from marts.kpi_channel_daily) - interval {CHANNEL_DAYS} day
-                group by channel having sum(spend) > 0 order by channel"""),
-            cohorts=_frame(con, t, ["marts.kpi_retention_cohorts"],
-                           "select cohort_start, periods_since, cohort_size, active_customers, retention_rate "
-                           "from marts.kpi_retention_cohorts where cohort_grain = 'month' "
-                           "order by cohort_start, periods_since"),
-            segment_sizes=_frame(con, t, ["marts.segment_daily"],
-                                 "select lifecycle_stage, count(*) as customers from marts.segment_daily "
-                                 "where segment_date = ? group by 1", [seg_day]),
-            segment_trend=_frame(con, t, ["marts.segment_daily"], """
+                group by channel having sum(spend) > 0 order by channel""",
+            ),
+            cohorts=_frame(
+                con,
+                t,
+                ["marts.kpi_retention_cohorts"],
+                "select cohort_start, periods_since, cohort_size, active_customers, retention_rate "
+                "from marts.kpi_retention_cohorts where cohort_grain = 'month' "
+                "order by cohort_start, periods_since",
+            ),
+            segment_sizes=_frame(
+                con,
+                t,
+                ["marts.segment_daily"],
+                "select lifecycle_stage, count(*) as customers from marts.segment_daily "
+                "where segment_date = ? group by 1",
+                [seg_day],
+            ),
+            segment_trend=_frame(
+                con,
+                t,
+                ["marts.segment_daily"],
+                """
                 select segment_date, lifecycle_stage, count(*) as customers from marts.segment_daily
                 where (date_diff('day', segment_date, (select max(segment_date) from marts.segment_daily)) % 7) = 0
-                group by 1, 2 order by 1, 2"""),
-            segment_moves=_frame(con, t, ["marts.segment_daily"], f"""
+                group by 1, 2 order by 1, 2""",
+            ),
+            segment_moves=_frame(
+                con,
+                t,
+                ["marts.segment_daily"],
+                f"""
                 select previous_stage, lifecycle_stage, count(*) as moves from marts.segment_daily
                 where changed and previous_stage is not null
                   and segment_date > (select max(segment_date) from marts.segment_daily) - interval {SEGMENT_MOVE_DAYS} day
-                group by 1, 2 order by 1, 2"""),
+                group by 1, 2 order by 1, 2""",
+            ),
             forecast=forecast,
             actual_units=_actual_units(con, t, forecast),
-            alerts=_frame(con, t, ["ops.alerts"], "select alert_id, created_at, level, asset, check_name, partition, "
-                                                  "message from ops.alerts order by created_at desc, alert_id desc"),
-            ab_results=_frame(con, t, ["application.ab_test_results"],
-                              "select * from application.ab_test_results order by experiment_id, variant")
-            if "application.ab_test_results" in t else None,
+            alerts=_frame(
+                con,
+                t,
+                ["ops.alerts"],
+                "select alert_id, created_at, level, asset, check_name, partition, "
+                "message from ops.alerts order by created_at desc, alert_id desc",
+            ),
+            ab_results=_frame(
+                con,
+                t,
+                ["application.ab_test_results"],
+                "select * from application.ab_test_results order by experiment_id, variant",
+            )
+            if "application.ab_test_results" in t
+            else None,
         )
 
 
@@ -139,8 +187,11 @@ def _actual_units(con: duckdb.DuckDBPyConnection, t: set[str], forecast: pd.Data
     if "marts.kpi_inventory_daily" in t and con.execute("select count(*) from marts.kpi_inventory_daily").fetchone()[0]:
         sql = "select kpi_date as day, sum(units_sold) as units from marts.kpi_inventory_daily group by 1 order by 1"
         if forecast is not None:  # the products the forecast covers
-            sql = ("select kpi_date as day, sum(units_sold) as units from marts.kpi_inventory_daily "
-                   "where product_id in (select product_id from application.demand_forecast) group by 1 order by 1")
+            sql = (
+                "select kpi_date as day, sum(units_sold) as units from marts.kpi_inventory_daily "
+                "where product_id in (select product_id from application.demand_forecast) group by 1 order by 1"
+            )
         return con.execute(sql).df()
-    return _frame(con, t, ["marts.kpi_daily"], "select kpi_date as day, units_sold as units from marts.kpi_daily "
-                                               "order by 1")
+    return _frame(
+        con, t, ["marts.kpi_daily"], "select kpi_date as day, units_sold as units from marts.kpi_daily order by 1"
+    )

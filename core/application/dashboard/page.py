@@ -59,7 +59,8 @@ def _kpi_section(data: DashboardData) -> str:
             f'<div class="kpi-name">{esc(kpi_label(r.kpi))}</div>'
             f'<div class="kpi-value">{esc(fmt_value(r.value, unit))}</div>'
             f'<div class="kpi-target">target {esc(fmt_value(r.target, unit))} · {esc(state)}</div>'
-            f'<div class="kpi-note">{esc(note)}</div></div>')
+            f'<div class="kpi-note">{esc(note)}</div></div>'
+        )
     charts = []
     for kpi in TREND_KPIS:
         rows = monthly[monthly["kpi"] == kpi].sort_values("kpi_month")
@@ -67,15 +68,23 @@ def _kpi_section(data: DashboardData) -> str:
             continue
         xs = [as_date(m) for m in rows["kpi_month"]]
         unit = units.get(kpi, "count")
-        chart = line_chart(f"trend-{kpi}", [
-            Series("actual", xs, list(rows["value"]), PALETTE[0], "actual"),
-            Series("target", xs, list(rows["target"]), "#9ca3af", "target", dashed=True),
-        ], unit=unit)
-        charts.append(f'<figure class="card"><figcaption>{esc(kpi_label(kpi))} by month '
-                      f'<span class="legend"><i class="sw" style="background:{PALETTE[0]}"></i>actual '
-                      f'<i class="sw dashed"></i>target</span></figcaption>{chart}</figure>')
+        chart = line_chart(
+            f"trend-{kpi}",
+            [
+                Series("actual", xs, list(rows["value"]), PALETTE[0], "actual"),
+                Series("target", xs, list(rows["target"]), "#9ca3af", "target", dashed=True),
+            ],
+            unit=unit,
+        )
+        charts.append(
+            f'<figure class="card"><figcaption>{esc(kpi_label(kpi))} by month '
+            f'<span class="legend"><i class="sw" style="background:{PALETTE[0]}"></i>actual '
+            f'<i class="sw dashed"></i>target</span></figcaption>{chart}</figure>'
+        )
     title = f"KPIs · {latest_month:%B %Y}" + (" (month to date)" if partial else "")
-    return _section("kpis", title, f'<div class="tiles">{"".join(tiles)}</div><div class="grid">{"".join(charts)}</div>')
+    return _section(
+        "kpis", title, f'<div class="tiles">{"".join(tiles)}</div><div class="grid">{"".join(charts)}</div>'
+    )
 
 
 def _target(data: DashboardData, kpi: str) -> float | None:
@@ -94,21 +103,29 @@ def _channel_section(data: DashboardData) -> str:
     cac = bar_chart("channel-cac", labels, list(c["cac"]), "currency", _target(data, "cac"), colors=[PALETTE[2]])
     rows = "".join(
         f'<tr data-channel="{esc(r.channel)}"><td>{esc(r.channel)}</td><td>{fmt_value(r.spend, "currency")}</td>'
-        f'<td>{fmt_value(r.new_customers, "count")}</td><td>{fmt_value(r.cac, "currency")}</td>'
-        f'<td>{fmt_value(r.revenue_last_touch, "currency")}</td><td>{fmt_value(r.roas, "multiple")}</td></tr>'
-        for r in c.itertuples())
-    table = ('<table class="data"><thead><tr><th>channel</th><th>spend</th><th>new customers</th><th>CAC</th>'
-             f'<th>revenue (last touch)</th><th>ROAS</th></tr></thead><tbody>{rows}</tbody></table>')
-    body = (f'<div class="grid"><figure class="card"><figcaption>ROAS (last-touch revenue / spend)</figcaption>'
-            f'{roas}</figure><figure class="card"><figcaption>CAC (spend / new customers)</figcaption>{cac}</figure>'
-            f'</div>{table}')
+        f"<td>{fmt_value(r.new_customers, 'count')}</td><td>{fmt_value(r.cac, 'currency')}</td>"
+        f"<td>{fmt_value(r.revenue_last_touch, 'currency')}</td><td>{fmt_value(r.roas, 'multiple')}</td></tr>"
+        for r in c.itertuples()
+    )
+    table = (
+        '<table class="data"><thead><tr><th>channel</th><th>spend</th><th>new customers</th><th>CAC</th>'
+        f"<th>revenue (last touch)</th><th>ROAS</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+    body = (
+        f'<div class="grid"><figure class="card"><figcaption>ROAS (last-touch revenue / spend)</figcaption>'
+        f'{roas}</figure><figure class="card"><figcaption>CAC (spend / new customers)</figcaption>{cac}</figure>'
+        f"</div>{table}"
+    )
     return _section("channels", f"Paid channels · last {CHANNEL_DAYS} days", body)
 
 
 def _cohort_section(data: DashboardData) -> str:
-    return _section("retention", "Monthly cohort retention",
-                    '<p class="hint">Share of each month\'s new customers who ordered again N months later.</p>'
-                    f'<div class="scroll">{heatmap("retention-heatmap", data.cohorts)}</div>')
+    return _section(
+        "retention",
+        "Monthly cohort retention",
+        '<p class="hint">Share of each month\'s new customers who ordered again N months later.</p>'
+        f'<div class="scroll">{heatmap("retention-heatmap", data.cohorts)}</div>',
+    )
 
 
 def _segment_section(data: DashboardData) -> str:
@@ -117,14 +134,27 @@ def _segment_section(data: DashboardData) -> str:
         return _section("segments", "Customer segments", '<p class="empty">no segments yet</p>')
     by_stage = dict(zip(sizes["lifecycle_stage"], sizes["customers"]))
     stages = [s for s in STAGES if s in by_stage] + sorted(set(by_stage) - set(STAGES))
-    bars = bar_chart("segment-sizes", stages, [by_stage[s] for s in stages], "count",
-                     colors=[STAGE_COLORS.get(s, PALETTE[-1]) for s in stages])
+    bars = bar_chart(
+        "segment-sizes",
+        stages,
+        [by_stage[s] for s in stages],
+        "count",
+        colors=[STAGE_COLORS.get(s, PALETTE[-1]) for s in stages],
+    )
     trend = data.segment_trend
     series = []
     for i, stage in enumerate(stages):
         rows = trend[trend["lifecycle_stage"] == stage]
-        series.append(Series(stage, [as_date(d) for d in rows["segment_date"]], list(rows["customers"]),
-                             STAGE_COLORS.get(stage, PALETTE[i % len(PALETTE)]), f"stage-{stage}", points=False))
+        series.append(
+            Series(
+                stage,
+                [as_date(d) for d in rows["segment_date"]],
+                list(rows["customers"]),
+                STAGE_COLORS.get(stage, PALETTE[i % len(PALETTE)]),
+                f"stage-{stage}",
+                points=False,
+            )
+        )
     legend = "".join(f'<i class="sw" style="background:{s.color}"></i>{esc(s.name)} ' for s in series)
     moves = data.segment_moves
     matrix = ""
@@ -133,16 +163,24 @@ def _segment_section(data: DashboardData) -> str:
         frm = [s for s in STAGES if any(k[0] == s for k in cells)] + sorted({k[0] for k in cells} - set(STAGES))
         to = [s for s in STAGES if any(k[1] == s for k in cells)] + sorted({k[1] for k in cells} - set(STAGES))
         head = "".join(f"<th>→ {esc(s)}</th>" for s in to)
-        body = "".join(f"<tr><th>{esc(f)}</th>" + "".join(
-            f'<td data-move="{esc(f)}>{esc(t)}">{cells.get((f, t), 0) or ""}</td>' for t in to) + "</tr>" for f in frm)
-        matrix = (f'<figure class="card"><figcaption>Moves between stages · last {SEGMENT_MOVE_DAYS} days'
-                  f'</figcaption><table class="data matrix"><thead><tr><th>from</th>{head}</tr></thead>'
-                  f'<tbody>{body}</tbody></table></figure>')
+        body = "".join(
+            f"<tr><th>{esc(f)}</th>"
+            + "".join(f'<td data-move="{esc(f)}>{esc(t)}">{cells.get((f, t), 0) or ""}</td>' for t in to)
+            + "</tr>"
+            for f in frm
+        )
+        matrix = (
+            f'<figure class="card"><figcaption>Moves between stages · last {SEGMENT_MOVE_DAYS} days'
+            f'</figcaption><table class="data matrix"><thead><tr><th>from</th>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></figure>"
+        )
     else:
         matrix = '<p class="empty">no moves between stages in the last days</p>'
-    body = (f'<div class="grid"><figure class="card"><figcaption>Customers per lifecycle stage today</figcaption>'
-            f'{bars}</figure><figure class="card"><figcaption>Stage sizes, weekly <span class="legend">{legend}'
-            f'</span></figcaption>{line_chart("segment-trend", series)}</figure>{matrix}</div>')
+    body = (
+        f'<div class="grid"><figure class="card"><figcaption>Customers per lifecycle stage today</figcaption>'
+        f'{bars}</figure><figure class="card"><figcaption>Stage sizes, weekly <span class="legend">{legend}'
+        f"</span></figcaption>{line_chart('segment-trend', series)}</figure>{matrix}</div>"
+    )
     return _section("segments", "Customer segments", body)
 
 
@@ -155,34 +193,51 @@ def _forecast_section(data: DashboardData) -> str:
     if not actual.empty:
         last = pd.Timestamp(min(fx[0], as_date(actual["day"].max()))) - pd.Timedelta(days=FORECAST_HISTORY_DAYS)
         actual = actual[pd.to_datetime(actual["day"]) > last]
-    chart = line_chart("forecast-chart", [
-        Series("actual units", [as_date(d) for d in actual["day"]], list(actual["units"]), PALETTE[0], "actual"),
-        Series("forecast (expected units)", fx, list(f["expected"]), PALETTE[2], "forecast", dashed=True),
-    ], band=(fx, list(f["p10"]), list(f["p90"])), band_label="p10–p90 (summed over products)", width=860, height=240)
+    chart = line_chart(
+        "forecast-chart",
+        [
+            Series("actual units", [as_date(d) for d in actual["day"]], list(actual["units"]), PALETTE[0], "actual"),
+            Series("forecast (expected units)", fx, list(f["expected"]), PALETTE[2], "forecast", dashed=True),
+        ],
+        band=(fx, list(f["p10"]), list(f["p90"])),
+        band_label="p10–p90 (summed over products)",
+        width=860,
+        height=240,
+    )
     info = f.iloc[-1]
-    note = (f'{int(info["products"])} products · model {esc(info["model_version"])} ({esc(info["method"])}) · '
-            f'generated {esc(pd.Timestamp(info["generated_at"]).strftime("%Y-%m-%d %H:%M"))}')
-    return _section("forecast", "Demand forecast against actual units",
-                    f'<p class="hint">{note}. Band: p10–p90 summed over products (not a joint interval).</p>'
-                    f'<span class="legend"><i class="sw" style="background:{PALETTE[0]}"></i>actual '
-                    f'<i class="sw" style="background:{PALETTE[2]}"></i>forecast (expected units) <i class="sw band-sw"></i>'
-                    f'p10–p90</span>{chart}')
+    note = (
+        f"{int(info['products'])} products · model {esc(info['model_version'])} ({esc(info['method'])}) · "
+        f"generated {esc(pd.Timestamp(info['generated_at']).strftime('%Y-%m-%d %H:%M'))}"
+    )
+    return _section(
+        "forecast",
+        "Demand forecast against actual units",
+        f'<p class="hint">{note}. Band: p10–p90 summed over products (not a joint interval).</p>'
+        f'<span class="legend"><i class="sw" style="background:{PALETTE[0]}"></i>actual '
+        f'<i class="sw" style="background:{PALETTE[2]}"></i>forecast (expected units) <i class="sw band-sw"></i>'
+        f"p10–p90</span>{chart}",
+    )
 
 
 def _alert_section(data: DashboardData) -> str:
     a = data.alerts
     counts = {lvl: int((a["level"] == lvl).sum()) if len(a) else 0 for lvl in LEVELS}
-    badges = "".join(f'<span class="badge {lvl}" data-level="{lvl}" data-count="{counts[lvl]}">{lvl} '
-                     f'<b>{counts[lvl]}</b></span>' for lvl in LEVELS)
+    badges = "".join(
+        f'<span class="badge {lvl}" data-level="{lvl}" data-count="{counts[lvl]}">{lvl} <b>{counts[lvl]}</b></span>'
+        for lvl in LEVELS
+    )
     if a.empty:
         return _section("alerts", "Alerts", f'<div class="badges">{badges}</div><p class="empty">no alerts</p>')
     rows = "".join(
         f'<tr class="alert {esc(r.level)}"><td><span class="dot {esc(r.level)}"></span>{esc(r.level)}</td>'
-        f'<td>{esc(pd.Timestamp(r.created_at).strftime("%Y-%m-%d %H:%M") if pd.notna(r.created_at) else "")}</td>'
-        f'<td>{esc(r.asset)}</td><td>{esc(r.check_name)}</td><td>{esc(r.partition)}</td><td>{esc(r.message)}</td></tr>'
-        for r in a.head(RECENT_ALERTS).itertuples())
-    table = ('<table class="data alerts"><thead><tr><th>level</th><th>time (UTC)</th><th>asset</th><th>check</th>'
-             f'<th>period</th><th>message</th></tr></thead><tbody>{rows}</tbody></table>')
+        f"<td>{esc(pd.Timestamp(r.created_at).strftime('%Y-%m-%d %H:%M') if pd.notna(r.created_at) else '')}</td>"
+        f"<td>{esc(r.asset)}</td><td>{esc(r.check_name)}</td><td>{esc(r.partition)}</td><td>{esc(r.message)}</td></tr>"
+        for r in a.head(RECENT_ALERTS).itertuples()
+    )
+    table = (
+        '<table class="data alerts"><thead><tr><th>level</th><th>time (UTC)</th><th>asset</th><th>check</th>'
+        f"<th>period</th><th>message</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
     more = f'<p class="hint">Latest {RECENT_ALERTS} of {len(a)}.</p>' if len(a) > RECENT_ALERTS else ""
     return _section("alerts", "Alerts", f'<div class="badges">{badges}</div>{table}{more}')
 
@@ -196,24 +251,33 @@ def _ab_section(data: DashboardData) -> str:
     rows = []
     for t in treat.itertuples():
         c = controls.loc[t.experiment_id] if t.experiment_id in controls.index else None
-        ci = (f"{t.rel_lift:+.1%} [{t.rel_lift_ci_low:+.1%}, {t.rel_lift_ci_high:+.1%}]"
-              if pd.notna(t.rel_lift_ci_low) else "–")
+        ci = (
+            f"{t.rel_lift:+.1%} [{t.rel_lift_ci_low:+.1%}, {t.rel_lift_ci_high:+.1%}]"
+            if pd.notna(t.rel_lift_ci_low)
+            else "–"
+        )
         rows.append(
             f'<tr data-experiment="{esc(t.experiment_id)}"><td>{esc(t.experiment_id)}</td><td>{esc(t.variant)}</td>'
-            f'<td>{t.users:,} / {int(c["users"]) if c is not None else 0:,}</td>'
-            f'<td>{t.conversion_rate:.1%} / {(c["conversion_rate"] if c is not None else math.nan):.1%}</td>'
-            f'<td>{ci}</td><td>{_p(t.p_value_conversion)}</td>'
-            f'<td>{t.revenue_per_user:.2f} / {(c["revenue_per_user"] if c is not None else math.nan):.2f}</td>'
-            f'<td>{_p(t.p_value_revenue)}</td><td>{_p(t.srm_p_value)}</td>'
-            f'<td><span class="decision {esc(t.decision)}">{esc(t.decision)}</span></td></tr>')
-    table = ('<table class="data"><thead><tr><th>experiment</th><th>variant</th><th>users (t / c)</th>'
-             '<th>conversion (t / c)</th><th>relative lift [95% CI]</th><th>p</th><th>revenue per user (t / c)</th>'
-             f'<th>p (revenue)</th><th>SRM p</th><th>decision</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+            f"<td>{t.users:,} / {int(c['users']) if c is not None else 0:,}</td>"
+            f"<td>{t.conversion_rate:.1%} / {(c['conversion_rate'] if c is not None else math.nan):.1%}</td>"
+            f"<td>{ci}</td><td>{_p(t.p_value_conversion)}</td>"
+            f"<td>{t.revenue_per_user:.2f} / {(c['revenue_per_user'] if c is not None else math.nan):.2f}</td>"
+            f"<td>{_p(t.p_value_revenue)}</td><td>{_p(t.srm_p_value)}</td>"
+            f'<td><span class="decision {esc(t.decision)}">{esc(t.decision)}</span></td></tr>'
+        )
+    table = (
+        '<table class="data"><thead><tr><th>experiment</th><th>variant</th><th>users (t / c)</th>'
+        "<th>conversion (t / c)</th><th>relative lift [95% CI]</th><th>p</th><th>revenue per user (t / c)</th>"
+        f"<th>p (revenue)</th><th>SRM p</th><th>decision</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
     window = r["conversion_window_hours"].dropna()
-    hint = (f'Conversion: an order within {window.iloc[0]:g} hours of assignment. ' if len(window) else "")
-    return _section("experiments", "A/B tests",
-                    f'<p class="hint">{hint}Lift of treatment over control with its 95% confidence interval.</p>'
-                    f'<figure class="card">{lift_plot("ab-lift", treat)}</figure>{table}')
+    hint = f"Conversion: an order within {window.iloc[0]:g} hours of assignment. " if len(window) else ""
+    return _section(
+        "experiments",
+        "A/B tests",
+        f'<p class="hint">{hint}Lift of treatment over control with its 95% confidence interval.</p>'
+        f'<figure class="card">{lift_plot("ab-lift", treat)}</figure>{table}',
+    )
 
 
 def _p(p: float) -> str:
@@ -278,26 +342,45 @@ SCRIPT = """
 
 def render_html(data: DashboardData, generated_at: dt.datetime | None = None) -> str:
     """The whole page as one HTML string (inline CSS, SVG and JavaScript; no external resource)."""
-    generated_at = generated_at or dt.datetime.now(dt.timezone.utc)
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
     published = data.published_at.strftime("%Y-%m-%d %H:%M UTC") if data.published_at else "unknown"
     through = data.latest_day.isoformat() if data.latest_day else "no data"
-    sections = [_kpi_section(data), _channel_section(data), _cohort_section(data), _segment_section(data),
-                _forecast_section(data), _alert_section(data), _ab_section(data)]
-    nav = "".join(f'<a href="#{sid}">{label}</a>' for sid, label in [
-        ("kpis", "KPIs"), ("channels", "Channels"), ("retention", "Retention"), ("segments", "Segments"),
-        ("forecast", "Forecast"), ("alerts", "Alerts"), ("experiments", "A/B tests")])
+    sections = [
+        _kpi_section(data),
+        _channel_section(data),
+        _cohort_section(data),
+        _segment_section(data),
+        _forecast_section(data),
+        _alert_section(data),
+        _ab_section(data),
+    ]
+    nav = "".join(
+        f'<a href="#{sid}">{label}</a>'
+        for sid, label in [
+            ("kpis", "KPIs"),
+            ("channels", "Channels"),
+            ("retention", "Retention"),
+            ("segments", "Segments"),
+            ("forecast", "Forecast"),
+            ("alerts", "Alerts"),
+            ("experiments", "A/B tests"),
+        ]
+    )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         "<title>Operations KPI dashboard</title>"
         f"<style>{STYLE}</style></head><body>"
-        f'<header><h1>Operations KPI dashboard</h1><p>Data through {esc(through)} · snapshot published {esc(published)}'
-        f' · page generated {esc(generated_at.strftime("%Y-%m-%d %H:%M UTC"))}</p></header>'
+        f"<header><h1>Operations KPI dashboard</h1><p>Data through {esc(through)} · snapshot published {esc(published)}"
+        f" · page generated {esc(generated_at.strftime('%Y-%m-%d %H:%M UTC'))}</p></header>"
         f'<nav>{nav}</nav><main>{"".join(sections)}</main><div id="tip"></div>'
-        f"<script>{SCRIPT}</script></body></html>\n")
+        f"<script>{SCRIPT}</script></body></html>\n"
+    )
 
 
-def write_dashboard(snapshot: Path, out_dir: Path, generated_at: dt.datetime | None = None) -> tuple[Path, DashboardData]:
+def write_dashboard(
+    snapshot: Path, out_dir: Path, generated_at: dt.datetime | None = None
+) -> tuple[Path, DashboardData]:
     """Render the page from the snapshot and replace ``<out_dir>/index.html`` atomically."""
     data = load_dashboard_data(snapshot)
     page = render_html(data, generated_at)

@@ -1,0 +1,30 @@
+"""/v1/alerts: red, yellow and blue alerts, newest first (scope `alerts`)."""
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from api.auth import require
+from api.deps import Snapshot
+from api.params import DEFAULT_PAGE, IsoDatetime, Limit, Offset, Text
+from api.queries import Filters, page
+
+router = APIRouter(tags=["alerts"], dependencies=[Depends(require("alerts"))])
+
+
+@router.get("/v1/alerts", summary="Red/yellow/blue alerts, newest first (ops.alerts)")
+def alerts(
+    snapshot: Snapshot,
+    level: Annotated[Literal["red", "yellow", "blue"] | None, Query(description="Alert level.")] = None,
+    since: Annotated[IsoDatetime | None, Query(description="Alerts created at or after (UTC).")] = None,
+    asset: Text("Alerts on one asset, e.g. application/kpi_alerts.") = None,
+    limit: Limit = DEFAULT_PAGE,
+    offset: Offset = 0,
+) -> JSONResponse:
+    if since is not None and since.tzinfo is not None:
+        since = since.astimezone(dt.UTC).replace(tzinfo=None)
+    with snapshot() as (cur, published_at):
+        filters = Filters().when(level, "level = ?").when(since, "created_at >= ?").when(asset, "asset = ?")
+        return page(cur, "ops.alerts", filters, "alert_id desc", limit, offset, published_at)

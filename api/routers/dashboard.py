@@ -1,0 +1,25 @@
+"""GET /dashboard: the static KPI dashboard page, for keys with the `dashboard` scope (browsers: Basic auth)."""
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse
+
+from api.auth import require
+
+router = APIRouter(tags=["service"])
+
+
+@router.get(
+    "/dashboard",
+    dependencies=[Depends(require("dashboard", browser=True))],
+    response_model=None,
+    summary="The KPI dashboard (static HTML), for keys with the dashboard scope",
+)
+def dashboard_page(request: Request) -> FileResponse:
+    dashboard = request.app.state.dashboard
+    if not dashboard.is_file():
+        raise HTTPException(
+            404,
+            "no dashboard has been generated yet: materialise the application dashboard "
+            f"asset (it writes {dashboard.name} under the serving directory)",
+        )
+    return FileResponse(dashboard, media_type="text/html")
