@@ -296,7 +296,7 @@ def test_platform_results_match_an_independent_computation(platform_results, ref
     assert len(platform_results) == 4, "two experiments, two variants each"
     for exp_id, ref in reference_counts.groupby("experiment_id"):
         got = platform_results[platform_results["experiment_id"] == exp_id].set_index("variant")
-        arms = dict(ref.groupby("variant"))
+        arms = {v: g for v, g in ref.groupby("variant")}
         for variant, g in arms.items():
             assert got.loc[variant, "users"] == len(g)
             assert got.loc[variant, "conversions"] == int(g["converted"].sum())

@@ -106,3 +106,15 @@ def test_dbt_raw_sources_are_exactly_the_contracts():
     tables = sorted(t["name"] for t in raw["tables"])
     contracts = sorted(p.stem for p in CONTRACTS.glob("*.yaml"))
     assert tables == contracts, "dbt_project/models/staging/_sources.yml (source raw) must list one table per contract"
+
+
+def test_every_layer_exposes_the_same_assembly_function():
+    import inspect
+
+    from orchestration.definitions import LAYERS
+
+    names = {module.__name__.rsplit(".", 1)[-1] for module in LAYERS}
+    folders = {p.parent.name for p in (PROJECT_ROOT / "orchestration").glob("*/__init__.py")}
+    assert names == folders, "every orchestration/<layer>/ package is assembled, and only those"
+    for module in LAYERS:
+        assert list(inspect.signature(module.defs).parameters) == ["platform"], module.__name__

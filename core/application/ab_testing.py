@@ -280,7 +280,7 @@ def analyse(
     cross = dict(zip(crossovers["experiment_id"], crossovers["crossover_users"])) if crossovers is not None else {}
     rows = []
     for exp_id, exp in outcomes.groupby("experiment_id", sort=True):
-        per = dict(exp.groupby("variant", sort=True))
+        per = {v: g for v, g in exp.groupby("variant", sort=True)}
         users = {v: len(g) for v, g in per.items()}
         planned = config.planned_splits.get(exp_id) or dict.fromkeys(per, 1.0)
         planned_total = sum(planned.get(v, 0.0) for v in per) or 1.0

@@ -1,7 +1,9 @@
 -- Accounting identity: the monthly (and the weekly) cohorts' sizes add up to the number of
 -- customers with a first order.
 with cohorts as (
-    select cohort_grain, sum(cohort_size) as customers
+    select
+        cohort_grain,
+        sum(cohort_size) as customers
     from {{ ref('kpi_retention_cohorts') }}
     where periods_since = 0
     group by cohort_grain
@@ -11,7 +13,10 @@ buyers as (
     select count(*) as customers from {{ ref('int_first_orders') }}
 )
 
-select cohorts.cohort_grain, cohorts.customers, buyers.customers as buyers
+select
+    cohorts.cohort_grain,
+    cohorts.customers,
+    buyers.customers as buyers
 from cohorts
 cross join buyers
 where cohorts.customers <> buyers.customers

@@ -15,7 +15,7 @@ from pydantic import Field
 from ml import demand as dm
 from ml.evaluation import decide, forecast_chart, markdown_image
 from ml.panel import PANEL_TABLE, build_panel_table, panel_checks, read_panel
-from ml.promotion import demand_serving, gate_passes, panel_problems, versus_champion_mae
+from ml.promotion import demand_serving, panel_problems, versus_champion_mae
 from orchestration.application.promotion import (
     FEATURE_CHECK,
     HANDOFF,
@@ -229,7 +229,8 @@ def demand_candidate(
         check_results=[
             gate_result(
                 decision,
-                gate_passes(decision, champion.version if champion else None, stored.version),
+                champion.version if champion else None,
+                stored.version,
                 severity,
                 beats_naive=ok_naive,
                 beats_champion=beats_champion,

@@ -5,6 +5,8 @@ import json
 
 import dagster as dg
 
+from ml.evaluation import Decision
+from ml.promotion import gate_passes
 from ml.store import ModelStore
 
 FEATURE_CHECK = "feature_table_valid"
@@ -71,10 +73,17 @@ def promote(context: dg.AssetExecutionContext, store: ModelStore, name: str) -> 
     )
 
 
-def gate_result(decision, passed: bool, severity: dg.AssetCheckSeverity, **facts) -> dg.AssetCheckResult:
+def gate_result(
+    decision: Decision,
+    champion_version: str | None,
+    candidate_version: str,
+    severity: dg.AssetCheckSeverity,
+    **facts,
+) -> dg.AssetCheckResult:
+    """The promotion gate's check result for the candidate's decision."""
     return dg.AssetCheckResult(
         check_name=PROMOTION_GATE,
-        passed=passed,
+        passed=gate_passes(decision, champion_version, candidate_version),
         severity=severity,
         description=decision.reason,
         metadata={"promote": decision.promote, **facts},

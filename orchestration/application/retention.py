@@ -20,7 +20,7 @@ from sklearn.metrics import roc_auc_score
 
 from ml import retention as rt
 from ml.evaluation import decide, markdown_image, roc_and_calibration_chart
-from ml.promotion import gate_passes, retention_feature_problems, versus_champion_auc
+from ml.promotion import retention_feature_problems, versus_champion_auc
 from ml.retention_features import (
     FEATURES,
     SOURCES,
@@ -270,7 +270,8 @@ def retention_candidate(
         check_results=[
             gate_result(
                 decision,
-                gate_passes(decision, champion.version if champion else None, stored.version),
+                champion.version if champion else None,
+                stored.version,
                 severity,
                 beats_baseline=ok_base,
                 beats_champion=beats_champion,

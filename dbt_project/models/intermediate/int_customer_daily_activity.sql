@@ -3,8 +3,9 @@
 -- Engagement per logged-in customer and day: events and sessions by scene.
 with events as (
     select * from {{ ref('int_events') }}
-    where customer_id is not null
-      and {{ window_filter('event_date') }}
+    where
+        customer_id is not null
+        and {{ window_filter('event_date') }}
 ),
 
 daily as (

@@ -14,17 +14,25 @@ history as (
     select
         order_days.customer_id,
         as_of.as_of_date,
-        min(case when completed_orders > 0 then activity_date end) as first_order_date,
-        max(case when completed_orders > 0 then activity_date end) as last_order_date,
-        cast(sum(completed_orders) as bigint) as orders,
-        cast(sum(sales_amount) as decimal(18, 2)) as sales_amount,
-        cast(sum(return_amount) as decimal(18, 2)) as return_amount,
-        cast(sum(net_amount) as decimal(18, 2)) as net_revenue,
-        sum(case when completed_orders > 0
-                  and activity_date > {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }} then 1 else 0 end) as order_days_last_30,
-        sum(case when completed_orders > 0
-                  and activity_date <= {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }}
-                  and activity_date > {{ dbt.dateadd('day', -60, 'as_of.as_of_date') }} then 1 else 0 end) as order_days_prev_30
+        min(case when order_days.completed_orders > 0 then order_days.activity_date end) as first_order_date,
+        max(case when order_days.completed_orders > 0 then order_days.activity_date end) as last_order_date,
+        cast(sum(order_days.completed_orders) as bigint) as orders,
+        cast(sum(order_days.sales_amount) as decimal(18, 2)) as sales_amount,
+        cast(sum(order_days.return_amount) as decimal(18, 2)) as return_amount,
+        cast(sum(order_days.net_amount) as decimal(18, 2)) as net_revenue,
+        sum(case
+            when
+                order_days.completed_orders > 0
+                and order_days.activity_date > {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }} then 1
+            else 0
+        end) as order_days_last_30,
+        sum(case
+            when
+                order_days.completed_orders > 0
+                and order_days.activity_date <= {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }}
+                and order_days.activity_date > {{ dbt.dateadd('day', -60, 'as_of.as_of_date') }} then 1
+            else 0
+        end) as order_days_prev_30
     from order_days
     cross join as_of
     group by order_days.customer_id, as_of.as_of_date
@@ -35,7 +43,7 @@ buyers as (
         history.*,
         {{ dbt.datediff('last_order_date', 'as_of_date', 'day') }} as recency_days
     from history
-    where first_order_date is not null
+    where history.first_order_date is not null
 ),
 
 scored as (
@@ -44,8 +52,8 @@ scored as (
         {{ lifecycle_stage('first_order_date', 'last_order_date', 'order_days_last_30', 'order_days_prev_30', 'as_of_date') }} as lifecycle_stage,
         {{ recency_score('recency_days') }} as r_score,
         {{ frequency_score('orders') }} as f_score,
-        ntile(5) over (order by net_revenue, customer_id) as m_score,
-        percent_rank() over (order by net_revenue) as value_percentile
+        ntile(5) over (order by buyers.net_revenue, buyers.customer_id) as m_score,
+        percent_rank() over (order by buyers.net_revenue) as value_percentile
     from buyers
 )
 

@@ -4,8 +4,9 @@
 -- checkouts (no customer id) are left out here and counted in the KPI marts.
 with lines as (
     select * from {{ ref('int_order_lines') }}
-    where customer_id is not null
-      and {{ window_filter('recorded_date') }}
+    where
+        customer_id is not null
+        and {{ window_filter('recorded_date') }}
 ),
 
 daily as (

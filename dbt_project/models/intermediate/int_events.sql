@@ -3,14 +3,15 @@
 -- Tracking events of the window by the day they happened (late arrivals included), each once.
 with events as (
     select * from {{ ref('stg_tracking__events') }}
-    where {{ ingest_filter('ingested_date') }}
-      and {{ window_filter('event_date') }}
+    where
+        {{ ingest_filter('ingested_date') }}
+        and {{ window_filter('event_date') }}
 ),
 
 ranked as (
     select
         events.*,
-        row_number() over (partition by event_id order by ingested_date) as occurrence
+        row_number() over (partition by events.event_id order by events.ingested_date) as occurrence
     from events
 ),
 

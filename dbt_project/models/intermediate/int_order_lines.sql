@@ -6,14 +6,15 @@
 -- cancellations count for nothing.
 with lines as (
     select * from {{ ref('stg_shop__orders') }}
-    where {{ ingest_filter('ingested_date') }}
-      and {{ window_filter('recorded_date') }}
+    where
+        {{ ingest_filter('ingested_date') }}
+        and {{ window_filter('recorded_date') }}
 ),
 
 ranked as (
     select
         lines.*,
-        row_number() over (partition by order_line_id order by ingested_date, record_number) as occurrence
+        row_number() over (partition by lines.order_line_id order by lines.ingested_date, lines.record_number) as occurrence
     from lines
 ),
 
@@ -38,8 +39,10 @@ final as (
         cast(case when status = 'completed' then discount_amount else 0 end as decimal(18, 2)) as sale_discount_amount,
         cast(case when status = 'returned' then -(quantity * unit_price - discount_amount) else 0 end as decimal(18, 2))
             as return_amount,
-        cast(case when status in ('completed', 'returned') then quantity * unit_price - discount_amount else 0 end
-             as decimal(18, 2)) as net_amount,
+        cast(
+            case when status in ('completed', 'returned') then quantity * unit_price - discount_amount else 0 end
+            as decimal(18, 2)
+        ) as net_amount,
         ingested_date
     from ranked
     where occurrence = 1

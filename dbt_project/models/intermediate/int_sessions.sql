@@ -9,7 +9,7 @@ with events as (
 ordered as (
     select
         events.*,
-        row_number() over (partition by session_id order by event_at, event_id) as event_number
+        row_number() over (partition by events.session_id order by events.event_at, events.event_id) as event_number
     from events
 ),
 
@@ -36,5 +36,5 @@ sessions as (
 
 select
     sessions.*,
-    cast(started_at as date) as session_date
+    cast(sessions.started_at as date) as session_date
 from sessions

@@ -7,12 +7,18 @@
 -- guests without either are 'unknown'. Margin uses the day's unit cost (null without products).
 with spend_rows as (
     select * from {{ ref('stg_marketing__spend') }}
-    where {{ ingest_filter('ingested_date') }}
-      and {{ window_filter('spend_date') }}
+    where
+        {{ ingest_filter('ingested_date') }}
+        and {{ window_filter('spend_date') }}
 ),
 
 spend as (
-    select spend_date as kpi_date, channel, sum(spend) as spend, sum(impressions) as impressions, sum(clicks) as clicks
+    select
+        spend_date as kpi_date,
+        channel,
+        sum(spend) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks
     from ({{ deduplicate('spend_rows', 'spend_date, channel, campaign', 'ingested_date desc') }}) as latest
     group by spend_date, channel
 ),
@@ -33,7 +39,10 @@ new_customers as (
 ),
 
 costs as (
-    select product_id, snapshot_date, max(unit_cost) as unit_cost
+    select
+        product_id,
+        snapshot_date,
+        max(unit_cost) as unit_cost
     from {{ ref('stg_catalog__products') }}
     where {{ ingest_filter('ingested_date') }}
     group by product_id, snapshot_date
@@ -45,17 +54,18 @@ has_costs as (
 
 orders as (
     select
-        lines.order_id,
-        lines.customer_id,
-        lines.recorded_date as kpi_date,
-        min(lines.ordered_at) as ordered_at,
-        sum(lines.gross_amount - lines.sale_discount_amount) as order_value,
-        sum(lines.gross_amount - lines.sale_discount_amount - lines.quantity * coalesce(costs.unit_cost, 0)) as order_margin
-    from {{ ref('int_order_lines') }} as lines
-    left join costs on lines.product_id = costs.product_id and lines.recorded_date = costs.snapshot_date
-    where lines.line_type = 'sale'
-      and {{ window_filter('lines.recorded_date') }}
-    group by lines.order_id, lines.customer_id, lines.recorded_date
+        order_lines.order_id,
+        order_lines.customer_id,
+        order_lines.recorded_date as kpi_date,
+        min(order_lines.ordered_at) as ordered_at,
+        sum(order_lines.gross_amount - order_lines.sale_discount_amount) as order_value,
+        sum(order_lines.gross_amount - order_lines.sale_discount_amount - order_lines.quantity * coalesce(costs.unit_cost, 0)) as order_margin
+    from {{ ref('int_order_lines') }} as order_lines
+    left join costs on order_lines.product_id = costs.product_id and order_lines.recorded_date = costs.snapshot_date
+    where
+        order_lines.line_type = 'sale'
+        and {{ window_filter('order_lines.recorded_date') }}
+    group by order_lines.order_id, order_lines.customer_id, order_lines.recorded_date
 ),
 
 touches as (
@@ -67,33 +77,51 @@ touches as (
         ) as recency_rank
     from orders
     inner join {{ ref('int_sessions') }} as sessions
-        on sessions.customer_id = orders.customer_id
-        and sessions.started_at <= orders.ordered_at
-        and sessions.session_date >= {{ dbt.dateadd('day', -6, 'orders.kpi_date') }}
+        on
+            orders.customer_id = sessions.customer_id
+            and orders.ordered_at >= sessions.started_at
+            and sessions.session_date >= {{ dbt.dateadd('day', -6, 'orders.kpi_date') }}
     where {{ window_filter('sessions.session_date', 6) }}
 ),
 
 touch_channels as (
-    select order_id, channel, count(*) over (partition by order_id) as channels
-    from (select distinct order_id, channel from touches) as distinct_touches
+    select
+        order_id,
+        channel,
+        count(*) over (partition by order_id) as channels
+    from (select distinct
+        order_id,
+        channel
+    from touches) as distinct_touches
 ),
 
 attribution as (
-    select orders.kpi_date, coalesce(customers.acquisition_channel, 'unknown') as channel, 'first_touch' as model,
-           cast(orders.order_value as decimal(18, 6)) as revenue, cast(orders.order_margin as decimal(18, 6)) as margin
+    select
+        orders.kpi_date,
+        coalesce(customers.acquisition_channel, 'unknown') as channel,
+        'first_touch' as model,
+        cast(orders.order_value as decimal(18, 6)) as revenue,
+        cast(orders.order_margin as decimal(18, 6)) as margin
     from orders
     left join customers on orders.customer_id = customers.customer_id
     union all
-    select orders.kpi_date, coalesce(touches.channel, customers.acquisition_channel, 'unknown'), 'last_touch',
-           orders.order_value, orders.order_margin
+    select
+        orders.kpi_date,
+        coalesce(touches.channel, customers.acquisition_channel, 'unknown') as channel,
+        'last_touch' as model,
+        orders.order_value as revenue,
+        orders.order_margin as margin
     from orders
     left join touches on orders.order_id = touches.order_id and touches.recency_rank = 1
     left join customers on orders.customer_id = customers.customer_id
     union all
-    select orders.kpi_date, coalesce(touch_channels.channel, customers.acquisition_channel, 'unknown'), 'linear',
-           -- Shares are fixed to 6 decimals per row, so sums do not depend on the order of addition.
-           cast(orders.order_value / coalesce(touch_channels.channels, 1) as decimal(18, 6)),
-           cast(orders.order_margin / coalesce(touch_channels.channels, 1) as decimal(18, 6))
+    select
+        orders.kpi_date,
+        coalesce(touch_channels.channel, customers.acquisition_channel, 'unknown') as channel,
+        'linear' as model,
+        -- Shares are fixed to 6 decimals per row, so sums do not depend on the order of addition.
+        cast(orders.order_value / coalesce(touch_channels.channels, 1) as decimal(18, 6)) as revenue,
+        cast(orders.order_margin / coalesce(touch_channels.channels, 1) as decimal(18, 6)) as margin
     from orders
     left join touch_channels on orders.order_id = touch_channels.order_id
     left join customers on orders.customer_id = customers.customer_id
@@ -112,11 +140,20 @@ attributed as (
 ),
 
 keys as (
-    select kpi_date, channel from spend
+    select
+        kpi_date,
+        channel
+    from spend
     union
-    select kpi_date, channel from new_customers
+    select
+        kpi_date,
+        channel
+    from new_customers
     union
-    select kpi_date, channel from attributed
+    select
+        kpi_date,
+        channel
+    from attributed
 ),
 
 final as (
@@ -137,8 +174,9 @@ final as (
         {{ safe_divide('cast(coalesce(attributed.revenue_last_touch, 0) as double)', 'spend.spend') }} as roas,
         {{ safe_divide('cast(coalesce(attributed.revenue_first_touch, 0) as double)', 'spend.spend') }} as roas_first_touch,
         {{ safe_divide('cast(coalesce(attributed.revenue_linear, 0) as double)', 'spend.spend') }} as roas_linear,
-        case when has_costs.present
-             then {{ safe_divide('cast(coalesce(attributed.margin_last_touch, 0) - spend.spend as double)', 'spend.spend') }}
+        case
+            when has_costs.present
+                then {{ safe_divide('cast(coalesce(attributed.margin_last_touch, 0) - spend.spend as double)', 'spend.spend') }}
         end as marketing_roi
     from keys
     cross join has_costs

@@ -19,10 +19,16 @@ per_customer as (
         first_orders.customer_id,
         first_orders.first_order_date,
         {% for days in [30, 90, 180, 365] %}
-        sum(case when order_days.activity_date < {{ dbt.dateadd('day', days, 'first_orders.first_order_date') }}
-                 then order_days.net_amount else 0 end) as value_{{ days }}d,
-        max(case when {{ dbt.dateadd('day', days - 1, 'first_orders.first_order_date') }} <= as_of.as_of_date
-                 then 1 else 0 end) as matured_{{ days }}d{% if not loop.last %},{% endif %}
+            sum(case
+                when order_days.activity_date < {{ dbt.dateadd('day', days, 'first_orders.first_order_date') }}
+                    then order_days.net_amount
+                else 0
+            end) as value_{{ days }}d,
+            max(case
+                when {{ dbt.dateadd('day', days - 1, 'first_orders.first_order_date') }} <= as_of.as_of_date
+                    then 1
+                else 0
+            end) as matured_{{ days }}d{% if not loop.last %},{% endif %}
         {% endfor %}
     from first_orders
     cross join as_of
@@ -31,7 +37,11 @@ per_customer as (
 ),
 
 profiles as (
-    select customer_id, acquisition_channel, rfm_segment from {{ ref('user_profile') }}
+    select
+        customer_id,
+        acquisition_channel,
+        rfm_segment
+    from {{ ref('user_profile') }}
 ),
 
 final as (
@@ -41,9 +51,11 @@ final as (
         profiles.rfm_segment,
         count(*) as customers,
         {% for days in [30, 90, 180, 365] %}
-        cast(sum(per_customer.matured_{{ days }}d) as bigint) as matured_{{ days }}d,
-        cast(sum(case when per_customer.matured_{{ days }}d = 1 then per_customer.value_{{ days }}d end)
-             / nullif(sum(per_customer.matured_{{ days }}d), 0) as decimal(18, 2)) as clv_{{ days }}d{% if not loop.last %},{% endif %}
+            cast(sum(per_customer.matured_{{ days }}d) as bigint) as matured_{{ days }}d,
+            cast(
+                sum(case when per_customer.matured_{{ days }}d = 1 then per_customer.value_{{ days }}d end)
+                / nullif(sum(per_customer.matured_{{ days }}d), 0) as decimal(18, 2)
+            ) as clv_{{ days }}d{% if not loop.last %},{% endif %}
         {% endfor %}
     from per_customer
     left join profiles on per_customer.customer_id = profiles.customer_id

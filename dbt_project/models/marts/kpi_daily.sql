@@ -29,31 +29,41 @@ first_orders as (
 ),
 
 new_customers as (
-    select first_order_date as kpi_date, count(*) as new_customers
+    select
+        first_order_date as kpi_date,
+        count(*) as new_customers
     from first_orders
     where {{ window_filter('first_order_date') }}
     group by first_order_date
 ),
 
 returning_buyers as (
-    select order_days.activity_date as kpi_date, count(*) as returning_buyers
+    select
+        order_days.activity_date as kpi_date,
+        count(*) as returning_buyers
     from {{ ref('int_customer_order_days') }} as order_days
     inner join first_orders on order_days.customer_id = first_orders.customer_id
-    where order_days.completed_orders > 0
-      and first_orders.first_order_date < order_days.activity_date
-      and {{ window_filter('order_days.activity_date') }}
+    where
+        order_days.completed_orders > 0
+        and first_orders.first_order_date < order_days.activity_date
+        and {{ window_filter('order_days.activity_date') }}
     group by order_days.activity_date
 ),
 
 activity as (
-    select activity_date as kpi_date, count(*) as active_users
+    select
+        activity_date as kpi_date,
+        count(*) as active_users
     from {{ ref('int_customer_daily_activity') }}
     where {{ window_filter('activity_date') }}
     group by activity_date
 ),
 
 sessions as (
-    select session_date as kpi_date, count(*) as sessions, sum(has_purchase) as purchase_sessions
+    select
+        session_date as kpi_date,
+        count(*) as sessions,
+        sum(has_purchase) as purchase_sessions
     from {{ ref('int_sessions') }}
     where {{ window_filter('session_date') }}
     group by session_date
@@ -84,8 +94,10 @@ final as (
         case when tracking.has_events then coalesce(activity.active_users, 0) end as active_users,
         case when tracking.has_events then coalesce(sessions.sessions, 0) end as sessions,
         case when tracking.has_events then cast(coalesce(sessions.purchase_sessions, 0) as bigint) end as purchase_sessions,
-        case when tracking.has_events
-             then {{ safe_divide('cast(sessions.purchase_sessions as double)', 'sessions.sessions') }} end as conversion_rate
+        case
+            when tracking.has_events
+                then {{ safe_divide('cast(sessions.purchase_sessions as double)', 'sessions.sessions') }}
+        end as conversion_rate
     from sales
     cross join tracking
     left join new_customers on sales.kpi_date = new_customers.kpi_date

@@ -6,31 +6,45 @@
 -- value x 365/28).
 with stock_rows as (
     select * from {{ ref('stg_catalog__inventory') }}
-    where {{ ingest_filter('ingested_date', 27) }}
-      and {{ window_filter('snapshot_date', 27) }}
+    where
+        {{ ingest_filter('ingested_date', 27) }}
+        and {{ window_filter('snapshot_date', 27) }}
 ),
 
 stock as (
-    select snapshot_date, product_id, on_hand_units, received_units
+    select
+        snapshot_date,
+        product_id,
+        on_hand_units,
+        received_units
     from ({{ deduplicate('stock_rows', 'snapshot_date, product_id', 'ingested_date desc') }}) as latest
 ),
 
 cost_rows as (
     select * from {{ ref('stg_catalog__products') }}
-    where {{ ingest_filter('ingested_date', 27) }}
-      and {{ window_filter('snapshot_date', 27) }}
+    where
+        {{ ingest_filter('ingested_date', 27) }}
+        and {{ window_filter('snapshot_date', 27) }}
 ),
 
 costs as (
-    select snapshot_date, product_id, category, unit_cost
+    select
+        snapshot_date,
+        product_id,
+        category,
+        unit_cost
     from ({{ deduplicate('cost_rows', 'snapshot_date, product_id', 'ingested_date desc') }}) as latest
 ),
 
 sold as (
-    select recorded_date, product_id, sum(quantity) as units_sold
+    select
+        recorded_date,
+        product_id,
+        sum(quantity) as units_sold
     from {{ ref('int_order_lines') }}
-    where line_type = 'sale'
-      and {{ window_filter('recorded_date', 27) }}
+    where
+        line_type = 'sale'
+        and {{ window_filter('recorded_date', 27) }}
     group by recorded_date, product_id
 ),
 
@@ -53,11 +67,15 @@ daily as (
 
 -- Trailing 28 calendar days (not 28 rows), so a missing snapshot cannot stretch the window.
 rolling_sales as (
-    select daily.kpi_date, daily.product_id, sum(sold.units_sold) as units_28d
+    select
+        daily.kpi_date,
+        daily.product_id,
+        sum(sold.units_sold) as units_28d
     from daily
     inner join sold
-        on sold.product_id = daily.product_id
-        and sold.recorded_date between {{ dbt.dateadd('day', -27, 'daily.kpi_date') }} and daily.kpi_date
+        on
+            daily.product_id = sold.product_id
+            and sold.recorded_date between {{ dbt.dateadd('day', -27, 'daily.kpi_date') }} and daily.kpi_date
     where {{ window_filter('daily.kpi_date') }}
     group by daily.kpi_date, daily.product_id
 ),
@@ -71,8 +89,9 @@ rolling_stock as (
         avg(history.stock_value) as avg_stock_value_28d
     from daily
     inner join daily as history
-        on history.product_id = daily.product_id
-        and history.kpi_date between {{ dbt.dateadd('day', -27, 'daily.kpi_date') }} and daily.kpi_date
+        on
+            daily.product_id = history.product_id
+            and history.kpi_date between {{ dbt.dateadd('day', -27, 'daily.kpi_date') }} and daily.kpi_date
     where {{ window_filter('daily.kpi_date') }}
     group by daily.kpi_date, daily.product_id
 ),

@@ -17,14 +17,18 @@ with daily as (
 ),
 
 purchases as (
-    select customer_id, cast({{ dbt.date_trunc('month', 'activity_date') }} as date) as kpi_month
+    select
+        customer_id,
+        cast({{ dbt.date_trunc('month', 'activity_date') }} as date) as kpi_month
     from {{ ref('int_customer_order_days') }}
     where completed_orders > 0
     group by 1, 2
 ),
 
 first_orders as (
-    select customer_id, cast({{ dbt.date_trunc('month', 'first_order_date') }} as date) as first_month
+    select
+        customer_id,
+        cast({{ dbt.date_trunc('month', 'first_order_date') }} as date) as first_month
     from {{ ref('int_first_orders') }}
 ),
 
@@ -39,7 +43,9 @@ repurchase as (
 ),
 
 activity as (
-    select cast({{ dbt.date_trunc('month', 'activity_date') }} as date) as kpi_month, count(distinct customer_id) as active_users
+    select
+        cast({{ dbt.date_trunc('month', 'activity_date') }} as date) as kpi_month,
+        count(distinct customer_id) as active_users
     from {{ ref('int_customer_daily_activity') }}
     group by 1
 ),
@@ -60,11 +66,17 @@ marketing as (
 ),
 
 nps as (
-    select period_start as kpi_month, nps from {{ ref('kpi_nps') }} where period_grain = 'month'
+    select
+        period_start as kpi_month,
+        nps
+    from {{ ref('kpi_nps') }}
+    where period_grain = 'month'
 ),
 
 retention as (
-    select {{ dbt.dateadd('month', 1, 'cohort_start') }} as kpi_month, retention_rate
+    select
+        {{ dbt.dateadd('month', 1, 'cohort_start') }} as kpi_month,
+        retention_rate
     from {{ ref('kpi_retention_cohorts') }}
     where cohort_grain = 'month' and periods_since = 1
 ),
@@ -99,8 +111,12 @@ long_format as (
     {% set kpis = ['net_revenue', 'orders', 'aov', 'new_customers', 'active_users', 'conversion_rate',
                    'repurchase_rate', 'return_rate', 'cac', 'roas', 'marketing_roi', 'nps', 'month1_retention'] %}
     {% for kpi in kpis %}
-    select kpi_month, '{{ kpi }}' as kpi, {{ kpi }} as value from wide
-    {% if not loop.last %}union all{% endif %}
+        select
+            kpi_month,
+            '{{ kpi }}' as kpi,
+            {{ kpi }} as value
+        from wide
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -124,8 +140,8 @@ compared as (
 streaks as (
     select
         compared.*,
-        sum(case when meets_target then 1 else 0 end) over (
-            partition by kpi order by kpi_month rows between unbounded preceding and current row
+        sum(case when compared.meets_target then 1 else 0 end) over (
+            partition by compared.kpi order by compared.kpi_month rows between unbounded preceding and current row
         ) as met_so_far
     from compared
 ),
@@ -139,11 +155,15 @@ final as (
         direction,
         gap,
         meets_target,
-        case when meets_target = false
-             then count(*) over (partition by kpi, met_so_far order by kpi_month
-                                 rows between unbounded preceding and current row)
-                  - max(case when meets_target then 1 else 0 end) over (partition by kpi, met_so_far)
-             else 0
+        case
+            when meets_target = false
+                then count(*)
+                    over (
+                        partition by kpi, met_so_far order by kpi_month
+                        rows between unbounded preceding and current row
+                    )
+                - max(case when meets_target then 1 else 0 end) over (partition by kpi, met_so_far)
+            else 0
         end as months_missed_in_a_row
     from streaks
 )

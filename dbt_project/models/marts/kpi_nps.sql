@@ -10,19 +10,22 @@ deduplicated as (
 
 final as (
     {% for grain in ['week', 'month'] %}
-    select
-        '{{ grain }}' as period_grain,
-        cast({{ dbt.date_trunc(grain, 'response_date') }} as date) as period_start,
-        count(*) as responses,
-        cast(sum(case when nps_group = 'promoter' then 1 else 0 end) as bigint) as promoters,
-        cast(sum(case when nps_group = 'passive' then 1 else 0 end) as bigint) as passives,
-        cast(sum(case when nps_group = 'detractor' then 1 else 0 end) as bigint) as detractors,
-        avg(cast(score as double)) as avg_score,
-        100.0 * (sum(case when nps_group = 'promoter' then 1 else 0 end)
-                 - sum(case when nps_group = 'detractor' then 1 else 0 end)) / count(*) as nps
-    from deduplicated
-    group by 1, 2
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ grain }}' as period_grain,
+            cast({{ dbt.date_trunc(grain, 'response_date') }} as date) as period_start,
+            count(*) as responses,
+            cast(sum(case when nps_group = 'promoter' then 1 else 0 end) as bigint) as promoters,
+            cast(sum(case when nps_group = 'passive' then 1 else 0 end) as bigint) as passives,
+            cast(sum(case when nps_group = 'detractor' then 1 else 0 end) as bigint) as detractors,
+            avg(cast(score as double)) as avg_score,
+            100.0 * (
+                sum(case when nps_group = 'promoter' then 1 else 0 end)
+                - sum(case when nps_group = 'detractor' then 1 else 0 end)
+            ) / count(*
+            ) as nps
+        from deduplicated
+        group by 1, 2
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 )
 

@@ -7,7 +7,9 @@ with days as (
 ),
 
 bounds as (
-    select min(activity_date) as first_day, max(activity_date) as last_day
+    select
+        min(activity_date) as first_day,
+        max(activity_date) as last_day
     from {{ ref('int_customer_order_days') }}
 ),
 
@@ -15,12 +17,15 @@ window_days as (
     select cast(days.date_day as date) as segment_date
     from days
     cross join bounds
-    where cast(days.date_day as date) between bounds.first_day and bounds.last_day
-      and {{ window_filter('days.date_day', 1) }}
+    where
+        cast(days.date_day as date) between bounds.first_day and bounds.last_day
+        and {{ window_filter('days.date_day', 1) }}
 ),
 
 order_days as (
-    select customer_id, activity_date
+    select
+        customer_id,
+        activity_date
     from {{ ref('int_customer_order_days') }}
     where completed_orders > 0
 ),
@@ -37,15 +42,20 @@ states as (
         max(order_days.activity_date) as last_order_date,
         sum(case when order_days.activity_date > {{ dbt.dateadd('day', -30, 'window_days.segment_date') }} then 1 else 0 end)
             as order_days_last_30,
-        sum(case when order_days.activity_date <= {{ dbt.dateadd('day', -30, 'window_days.segment_date') }}
-                  and order_days.activity_date > {{ dbt.dateadd('day', -60, 'window_days.segment_date') }} then 1 else 0 end)
+        sum(case
+            when
+                order_days.activity_date <= {{ dbt.dateadd('day', -30, 'window_days.segment_date') }}
+                and order_days.activity_date > {{ dbt.dateadd('day', -60, 'window_days.segment_date') }} then 1
+            else 0
+        end)
             as order_days_prev_30
     from window_days
-    inner join first_orders on first_orders.first_order_date <= window_days.segment_date
+    inner join first_orders on window_days.segment_date >= first_orders.first_order_date
     left join order_days
-        on order_days.customer_id = first_orders.customer_id
-        and order_days.activity_date <= window_days.segment_date
-        and order_days.activity_date > {{ dbt.dateadd('day', -90, 'window_days.segment_date') }}
+        on
+            first_orders.customer_id = order_days.customer_id
+            and window_days.segment_date >= order_days.activity_date
+            and order_days.activity_date > {{ dbt.dateadd('day', -90, 'window_days.segment_date') }}
     group by window_days.segment_date, first_orders.customer_id, first_orders.first_order_date
 ),
 
@@ -61,7 +71,7 @@ staged as (
 with_previous as (
     select
         staged.*,
-        lag(lifecycle_stage) over (partition by customer_id order by segment_date) as previous_stage
+        lag(staged.lifecycle_stage) over (partition by staged.customer_id order by staged.segment_date) as previous_stage
     from staged
 )
 

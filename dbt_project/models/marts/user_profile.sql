@@ -32,7 +32,11 @@ activity as (
 ),
 
 latest_nps as (
-    select customer_id, score, nps_group, response_date
+    select
+        customer_id,
+        score,
+        nps_group,
+        response_date
     from ({{ deduplicate(ref('stg_feedback__nps'), 'customer_id', 'responded_at desc, response_id desc') }}) as latest
 ),
 
@@ -46,16 +50,16 @@ complaints as (
 ),
 
 churn as (
-{%- if scores_exist %}
+    {%- if scores_exist %}
     select customer_id, churn_probability, risk_decile, model_version from {{ churn_scores }}
 {%- else %}
-    select
-        cast(null as varchar) as customer_id,
-        cast(null as double) as churn_probability,
-        cast(null as integer) as risk_decile,
-        cast(null as varchar) as model_version
-    where false
-{%- endif %}
+        select
+            cast(null as varchar) as customer_id,
+            cast(null as double) as churn_probability,
+            cast(null as integer) as risk_decile,
+            cast(null as varchar) as model_version
+        where false
+    {%- endif %}
 ),
 
 everyone as (
@@ -85,10 +89,12 @@ final as (
         coalesce(lifecycle.rfm_segment, 'prospect') as rfm_segment,
         coalesce(lifecycle.value_tier, 'none') as value_tier,
         case
-            when coalesce(activity.transaction_events_90d, 0) + coalesce(activity.social_events_90d, 0)
-                 + coalesce(activity.content_events_90d, 0) = 0 then null
-            when activity.transaction_events_90d >= activity.social_events_90d
-                 and activity.transaction_events_90d >= activity.content_events_90d then 'transaction'
+            when
+                coalesce(activity.transaction_events_90d, 0) + coalesce(activity.social_events_90d, 0)
+                + coalesce(activity.content_events_90d, 0) = 0 then null
+            when
+                activity.transaction_events_90d >= activity.social_events_90d
+                and activity.transaction_events_90d >= activity.content_events_90d then 'transaction'
             when activity.social_events_90d >= activity.content_events_90d then 'social'
             else 'content'
         end as scene_affinity,

@@ -1,0 +1,61 @@
+"""The environment a dbt invocation gets: computed by a pure function, applied only for the call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.processing.assets import dbt_env, environ, run_window
+
+
+def test_window_and_warehouse_become_dbt_variables():
+    env = dbt_env(Path("/data/wh.duckdb"), (dt.date(2026, 1, 1), dt.date(2026, 1, 31)))
+    assert env == {
+        "DMP_DBT_DUCKDB_PATH": "/data/wh.duckdb",
+        "DMP_DBT_START_DATE": "2026-01-01",
+        "DMP_DBT_END_DATE": "2026-01-31",
+    }
+
+
+def test_no_window_is_empty_bounds_so_models_take_all_history():
+    env = dbt_env("/data/wh.duckdb", None)
+    assert env["DMP_DBT_START_DATE"] == env["DMP_DBT_END_DATE"] == ""
+
+
+def test_environ_restores_what_was_there(monkeypatch):
+    monkeypatch.setenv("DMP_DBT_START_DATE", "before")
+    monkeypatch.delenv("DMP_DBT_END_DATE", raising=False)
+    with environ({"DMP_DBT_START_DATE": "2026-01-01", "DMP_DBT_END_DATE": "2026-01-31"}):
+        assert os.environ["DMP_DBT_START_DATE"] == "2026-01-01"
+        assert os.environ["DMP_DBT_END_DATE"] == "2026-01-31"
+    assert os.environ["DMP_DBT_START_DATE"] == "before"
+    assert "DMP_DBT_END_DATE" not in os.environ
+
+
+def test_environ_restores_after_an_error(monkeypatch):
+    monkeypatch.delenv("DMP_DBT_DUCKDB_PATH", raising=False)
+    try:
+        with environ({"DMP_DBT_DUCKDB_PATH": "/tmp/x.duckdb"}):
+            raise RuntimeError("dbt failed")
+    except RuntimeError:
+        pass
+    assert "DMP_DBT_DUCKDB_PATH" not in os.environ
+
+
+def test_the_run_window_is_inclusive_of_the_last_day():
+    partitions = dg.DailyPartitionsDefinition(start_date="2026-01-01")
+
+    @dg.asset(partitions_def=partitions)
+    def windowed(context) -> dg.MaterializeResult:
+        first, last = run_window(context)
+        return dg.MaterializeResult(metadata={"first": str(first), "last": str(last)})
+
+    result = dg.materialize(
+        [windowed],
+        tags={"dagster/asset_partition_range_start": "2026-01-03", "dagster/asset_partition_range_end": "2026-01-05"},
+    )
+    metadata = result.asset_materializations_for_node("windowed")[0].metadata
+    assert (metadata["first"].value, metadata["last"].value) == ("2026-01-03", "2026-01-05")
