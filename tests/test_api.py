@@ -461,6 +461,16 @@ def test_invalid_parameters_answer_422_naming_the_parameter(api, path, params, p
     assert f"'{parameter}'" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00Z"])
+def test_alerts_since_at_the_ends_of_time_answer_200(api, published, since):
+    """An offset that moves `since` past year 1 or 9999 is clamped, not an overflow (a 500)."""
+    answer = get(api, "/v1/alerts", since=since)
+    assert answer.status_code == 200, answer.text
+    with duckdb.connect(str(published["serving"] / "serving.duckdb"), read_only=True) as con:
+        everything = con.execute("select count(*) from ops.alerts").fetchone()[0]
+    assert answer.json()["total"] == (0 if since.startswith("9999") else everything)
+
+
 def test_page_size_is_capped_and_pages_are_disjoint_and_complete(api, published):
     want = direct(published, "select * from marts.kpi_channel_daily order by kpi_date, channel")
     assert len(want) > MAX_PAGE, "the test needs a list longer than one page"

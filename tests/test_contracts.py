@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 from pathlib import Path
 
@@ -293,3 +294,64 @@ def test_orders_only_worked_example(tmp_path):
     assert rows["A-1001-1"] == (dt.datetime(2026, 1, 5, 1, 30), "completed", 2, "VIP0001")  # 09:30 Shanghai
     assert rows["A-0990-1R"][1:3] == ("returned", -1)
     assert rows["A-1002-1"][3] is None  # guest checkout
+
+
+# (parcels, weight_kg) as written in the export -> the reason it is quarantined, or the typed values loaded
+NUMBER_FORMS = [
+    ("2", "1.25", (2, 1.25)),
+    ("2.0", "1.250000", (2, 1.25)),  # integral float and trailing zeros hold the value exactly
+    ("+3", ".5", (3, 0.5)),
+    ("1.5", "1.0", "inexact_integer:parcels"),
+    ("0x10", "1.0", "invalid_integer:parcels"),
+    ("1e1", "1.0", "invalid_integer:parcels"),
+    ("1_0", "1.0", "invalid_integer:parcels"),
+    ("99999999999999999999", "1.0", "inexact_integer:parcels"),
+    ("2", "0.0004", "decimal_scale:weight_kg"),
+    ("2", "12.3456", "decimal_scale:weight_kg"),
+    ("2", "1e3", "invalid_decimal:weight_kg"),
+    ("2", "1_000", "invalid_decimal:weight_kg"),
+    ("2", "0x10", "invalid_decimal:weight_kg"),
+]
+
+
+@pytest.mark.parametrize("parcels,weight,expected", NUMBER_FORMS)
+def test_numbers_load_exactly_or_are_quarantined_with_their_reason(shipments, parcels, weight, expected):
+    contract, landing, lake = shipments
+    _write(landing, f"{HEADER}\nS1,2026-02-10 08:00:00,sf,{parcels},{weight},true,2026-02-10\n")
+    result = collect_partition(contract, DAY, landing, lake)
+    assert result.rows_read == 1 == result.rows_loaded + result.rows_quarantined
+    if isinstance(expected, str):
+        assert [reason for _, _, reason, _ in _quarantine(lake)] == [expected]
+    else:
+        rows = duckdb.sql(f"select parcels, weight_kg from '{lake}/raw/shipments/*/*.parquet'").fetchall()
+        assert [(r[0], float(r[1])) for r in rows] == [expected]
+
+
+def test_a_mapping_declares_the_exports_decimal_places_and_ranges(shipments, tmp_path):
+    contract, landing, lake = shipments
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("mapping:\n  scale: {weight_kg: 4}\n  ranges: {parcels: {min: 1, max: 5000}}\n")
+    wider = load_contract(contract.path, mapping)
+    assert wider.column("weight_kg").sql_type == "DECIMAL(18,4)"
+    _write(landing, f"{HEADER}\nS1,2026-02-10 08:00:00,sf,4000,12.3456,true,2026-02-10\n")
+    assert collect_partition(wider, DAY, landing, lake).rows_loaded == 1
+    loaded = duckdb.sql(f"select parcels, weight_kg::varchar from '{lake}/raw/shipments/*/*.parquet'").fetchall()
+    assert loaded == [(4000, "12.3456")], "four decimal places kept, not rounded to the contract's three"
+    assert collect_partition(contract, DAY, landing, lake).reasons == {"out_of_range:parcels": 1}
+
+
+@pytest.mark.parametrize(
+    "mapping_text,message",
+    [
+        ("mapping:\n  scale: {carrier: 2}\n", "only decimal columns have a scale"),
+        ("mapping:\n  scale: {weight_kg: 40}\n", "mapping.scale.weight_kg"),
+        ("mapping:\n  ranges: {parcels: {least: 1}}\n", "mapping.ranges.parcels"),
+        ("mapping:\n  ranges: {nothing: {min: 1}}\n", "unknown contract column(s) ['nothing']"),
+    ],
+)
+def test_invalid_scale_or_range_mappings_name_the_field(shipments, tmp_path, mapping_text, message):
+    contract, _, _ = shipments
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text(mapping_text)
+    with pytest.raises(ContractError, match=re.escape(message)):
+        load_contract(contract.path, mapping)

@@ -11,6 +11,15 @@ from api.deps import Snapshot
 from api.params import DEFAULT_PAGE, IsoDatetime, Limit, Offset, Text
 from api.queries import Filters, page
 
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    """A naive UTC datetime; an offset that moves it past year 1 or 9999 clamps to that end."""
+    try:
+        return moment.astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:
+        return dt.datetime.min if moment.year == dt.MINYEAR else dt.datetime.max
+
+
 router = APIRouter(tags=["alerts"], dependencies=[Depends(require("alerts"))])
 
 

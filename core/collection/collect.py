@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from core.collection.contracts import Contract
-from core.collection.files import FileProblem, MissingSource, check_file, find_files, has_data_lines
+from core.collection.files import FileProblem, MissingSource, check_file, find_files, has_data_lines, one_file_per_day
 from core.collection.reading import clean, read_sql, rules, typed
 from core.collection.writing import atomic_copy, partition_path
 from core.storage.sql import lit, q
@@ -57,7 +57,8 @@ class PartitionResult:
 class _StagedFile:
     """A landing file loaded into the collector: its path, the SQL selecting its records, its rejects table."""
 
-    path: Path
+    path: Path  # the landing file (what messages name)
+    readable: Path  # what is read: the landing file, or its decompressed / re-encoded copy
     records_sql: str
     originals_sql: str
     rejects: str
@@ -92,10 +93,29 @@ def _stage_files(
     for i, path in enumerate(files):
         readable, header = check_file(path, contract, workdir)
         load, records_sql, originals_sql, rejects = read_sql(readable, contract, header, i)
-        con.execute(load)
-        staged.append(_StagedFile(path, records_sql, originals_sql, rejects))
+        try:
+            con.execute(load)
+        except duckdb.Error as exc:
+            raise _unreadable(path, contract, exc) from None
+        staged.append(_StagedFile(path, readable, records_sql, originals_sql, rejects))
         result.files.append(FileStats(file=path.name, bytes=path.stat().st_size))
     return staged
+
+
+def _unreadable(path: Path, contract: Contract, exc: duckdb.Error) -> FileProblem:
+    """A file DuckDB could not read as a whole, as a file problem of its day. DuckDB's own message
+    is not repeated: it quotes the offending line, which may hold personal data."""
+    text = str(exc).lower()
+    if "maximum line size" in text or "line size" in text:
+        problem = "a line is longer than 1 MiB"
+        fix = "check the export for a missing line break or an unclosed quote; split huge fields"
+    elif "unicode" in text or "utf-8" in text or "encoding" in text:
+        problem = f"it holds bytes that are not valid {contract.mapping.encoding}"
+        fix = "set mapping.encoding to the export's real encoding (e.g. latin-1, gbk), or re-export as UTF-8"
+    else:
+        problem = f"DuckDB cannot read it as {contract.mapping.format} ({type(exc).__name__})"
+        fix = "check mapping.format, mapping.delimiter and mapping.quote against the export"
+    return FileProblem(path, problem, fix)
 
 
 def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile]) -> None:
@@ -234,7 +254,7 @@ def _count(
         for fid, f in enumerate(staged):
             result.files[fid].rows_read += con.execute(f"select count(DISTINCT line) from {f.rejects}").fetchone()[0]
     for fid, f in enumerate(staged):
-        if result.files[fid].rows_read == 0 and has_data_lines(f.path, contract.mapping.format):
+        if result.files[fid].rows_read == 0 and has_data_lines(f.readable, contract.mapping.format):
             raise FileProblem(
                 f.path,
                 "no row could be read although the file has data lines",
@@ -306,6 +326,7 @@ def collect_partition(
             f"no {contract.source} export for {day}: expected a file matching {expected}. "
             f"{contract.source} is required; export the day, or check mapping.file_glob"
         )
+    one_file_per_day(files, contract, day)
     result = PartitionResult(source=contract.source, day=day)
     workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-"))
     own = con is None

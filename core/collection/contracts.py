@@ -10,6 +10,7 @@ contract's default mapping; no code changes.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,11 @@ MAPPING_KEYS = {
     "format",
     "true_values",
     "false_values",
+    "scale",
+    "ranges",
+    "multiple_files",
 }
+MAX_SCALE = 12  # decimal places a mapping may declare (DECIMAL(18, scale))
 
 
 class ContractError(ValueError):
@@ -86,6 +91,9 @@ class Mapping:
     returns: str = "negative_quantity"  # or "status": rows whose status is 'returned' are negated
     true_values: tuple[str, ...] = ("true", "t", "1", "yes", "y")
     false_values: tuple[str, ...] = ("false", "f", "0", "no", "n")
+    scale: dict[str, int] = field(default_factory=dict)  # decimal column -> decimal places of this export
+    ranges: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> {min, max} replacing the contract's
+    multiple_files: bool = False  # several files a day are normal (else a second match is a file problem)
 
     def export_name(self, column: str) -> str:
         return self.columns.get(column, column)
@@ -188,8 +196,21 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
         raise _fail(path, "mapping.encoding", f"unknown encoding {m.encoding!r}") from None
     if not isinstance(m.columns, dict) or not isinstance(m.values, dict):
         raise _fail(path, "mapping", "'columns' and 'values' must be mappings")
+    if not isinstance(m.multiple_files, bool):
+        raise _fail(path, "mapping.multiple_files", f"must be true or false, got {m.multiple_files!r}")
+    if not isinstance(m.scale, dict) or not isinstance(m.ranges, dict):
+        raise _fail(path, "mapping", "'scale' and 'ranges' must be mappings of contract column to value")
+    for name, places in m.scale.items():
+        if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= MAX_SCALE:
+            raise _fail(path, f"mapping.scale.{name}", f"must be a whole number of decimal places 0..{MAX_SCALE}")
+    for name, bounds in m.ranges.items():
+        if not isinstance(bounds, dict) or set(bounds) - {"min", "max"} or not bounds:
+            raise _fail(path, f"mapping.ranges.{name}", "must be a mapping with 'min' and/or 'max'")
+        for bound, value in bounds.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise _fail(path, f"mapping.ranges.{name}.{bound}", f"must be a number or null, got {value!r}")
     if columns is not None:
-        for section in ("columns", "values"):
+        for section in ("columns", "values", "scale", "ranges"):
             stray = set(getattr(m, section)) - columns
             if stray:
                 raise _fail(
@@ -198,6 +219,24 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
                     f"unknown contract column(s) {sorted(stray)}; contract columns: {sorted(columns)}",
                 )
     return m
+
+
+def _apply_mapping_to_columns(path: Path, columns: tuple[Column, ...], mapping: Mapping) -> tuple[Column, ...]:
+    """The contract's columns with the export's own decimal places and ranges (the mapping's `scale`, `ranges`)."""
+    out = []
+    for col in columns:
+        if col.name in mapping.scale:
+            if col.type != "decimal":
+                raise _fail(path, f"mapping.scale.{col.name}", f"only decimal columns have a scale, not {col.type}")
+            col = dataclasses.replace(col, scale=mapping.scale[col.name])
+        if col.name in mapping.ranges:
+            if col.type not in {"integer", "decimal"}:
+                raise _fail(
+                    path, f"mapping.ranges.{col.name}", f"only integer and decimal columns have a range, not {col.type}"
+                )
+            col = dataclasses.replace(col, **mapping.ranges[col.name])
+        out.append(col)
+    return tuple(out)
 
 
 def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
@@ -233,6 +272,7 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
         if isinstance(user, dict) and "mapping" in user:
             user = user["mapping"]
         mapping = parse_mapping(mapping_override, user, base=mapping, columns=set(names))
+    columns = _apply_mapping_to_columns(path, columns, mapping)
     returns_negate = tuple(raw.get("returns_negate", ()))
     if mapping.returns == "status" and "status" not in names:
         raise _fail(path, "mapping.returns", "'status' needs a 'status' column in the contract")

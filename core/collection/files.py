@@ -10,8 +10,11 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gzip
 import io
 import os
+import shutil
+import zlib
 from pathlib import Path
 
 from core.collection.contracts import Contract
@@ -37,24 +40,100 @@ def find_files(landing: Path, contract: Contract, day: dt.date) -> list[Path]:
     return sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+SNIFF_BYTES = 1 << 16  # how much of a file's start is looked at for binary content
+
+
+def one_file_per_day(files: list[Path], contract: Contract, day: dt.date) -> None:
+    """More than one file for a day is ambiguous (a stray copy would be read as duplicates)
+    unless the mapping says the export writes several files a day."""
+    if len(files) > 1 and not contract.mapping.multiple_files:
+        names = ", ".join(p.name for p in files[:10]) + (" ..." if len(files) > 10 else "")
+        raise FileProblem(
+            files[0].parent,
+            f"{len(files)} files match {contract.mapping.file_glob.replace('{date}', day.isoformat())!r} "
+            f"for {day}: {names}",
+            "keep one export per day in the landing zone (move copies elsewhere), or set "
+            "mapping.multiple_files: true if the export really writes several files a day",
+        )
+
+
+def _decompress(path: Path, workdir: Path) -> Path:
+    """A gzip-compressed export, decompressed into the work directory."""
+    target = workdir / (path.name + ".unzipped")
+    try:
+        with gzip.open(path, "rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FileProblem(
+            path,
+            f"the file is gzip-compressed but cannot be decompressed ({type(exc).__name__})",
+            "the file is damaged or cut short; re-export or re-copy it",
+        ) from None
+    return target
+
+
+def _without_bom(path: Path, workdir: Path) -> Path:
+    """The file without its UTF-8 byte-order mark (a copy; only files that start with one)."""
+    target = workdir / (path.name + ".nobom")
+    with path.open("rb") as src, target.open("wb") as dst:
+        src.seek(len(BOM))
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
+
+
 def check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, list[str] | None]:
-    """Check the file as a whole; return a UTF-8 readable path and (for CSV) its header."""
+    """Check the file as a whole; return a UTF-8 readable path and (for CSV) its header.
+
+    A gzip-compressed file is decompressed first and a UTF-8 byte-order mark removed; what the
+    checks below name is the landing file (`path`)."""
+    return _check_text(path, _readable_bytes(path, workdir), contract, workdir)
+
+
+def _readable_bytes(path: Path, workdir: Path) -> Path:
+    with path.open("rb") as fh:
+        head = fh.read(len(BOM))
+    if head[:2] == GZIP_MAGIC:
+        path = _decompress(path, workdir)
+        with path.open("rb") as fh:
+            head = fh.read(len(BOM))
+    if head == BOM:
+        path = _without_bom(path, workdir)
+    return path
+
+
+def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -> tuple[Path, list[str] | None]:
     m = contract.mapping
     size = path.stat().st_size
     if size == 0:
         raise FileProblem(
-            path,
+            original,
             "the file is empty (0 bytes)",
             "re-export the day; a day without rows still needs the header line (CSV)",
         )
     with path.open("rb") as fh:
+        start = fh.read(SNIFF_BYTES)
         fh.seek(-1, os.SEEK_END)
-        if fh.read(1) != b"\n":
-            raise FileProblem(
-                path,
-                "the file is truncated: its last line does not end with a newline",
-                "the export or transfer was cut short; re-export or re-copy the file",
-            )
+        last = fh.read(1)
+    if b"\x00" in start and m.encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
+        raise FileProblem(
+            original,
+            "the file holds binary data (NUL bytes near its start), not a text export",
+            "check that the right file was exported; a UTF-16 export needs mapping.encoding: utf-16",
+        )
+    if b"\r" in start and b"\n" not in start:
+        raise FileProblem(
+            original,
+            "its lines end with a carriage return only (CR, old Mac style); the platform reads LF or CR LF",
+            "re-export with LF or CR LF line endings (or convert them, e.g. `tr '\\r' '\\n'`)",
+        )
+    if last != b"\n":
+        raise FileProblem(
+            original,
+            "the file is truncated: its last line does not end with a newline",
+            "the export or transfer was cut short; re-export or re-copy the file",
+        )
     readable = path
     if m.encoding.lower().replace("_", "-") not in {"utf-8", "utf8"}:
         readable = workdir / (path.name + ".utf8")
@@ -68,7 +147,7 @@ def check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, lis
                 dst.write(decoder.decode(b"", final=True))
         except UnicodeDecodeError as exc:
             raise FileProblem(
-                path,
+                original,
                 f"bytes at offset {offset + exc.start} cannot be decoded as {m.encoding}",
                 "set mapping.encoding to the export's real encoding, or re-export it",
             ) from None
@@ -83,7 +162,7 @@ def check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, lis
             for other in OTHER_DELIMITERS:
                 if other != m.delimiter and other in header[0]:
                     raise FileProblem(
-                        path,
+                        original,
                         f"the header has one column with {m.delimiter!r} as delimiter but contains "
                         f"{other!r}: the file looks {other!r}-delimited",
                         f"set mapping.delimiter: {other!r} in the mapping for {contract.source}",
@@ -91,14 +170,28 @@ def check_file(path: Path, contract: Contract, workdir: Path) -> tuple[Path, lis
         missing = [
             m.export_name(c.name) for c in contract.columns if c.required and m.export_name(c.name) not in header
         ]
+        # The first line is named only by the contract columns it holds: in a file without a header
+        # line it is a data row, and its values (e-mails, phones) must not reach a message or a log.
+        known = [h for h in header if h in wanted]
         if missing:
+            described = (
+                f"its {len(header)} column(s) include {known}"
+                if known
+                else f"none of its {len(header)} field(s) is a contract column: the file may have no header line"
+            )
             raise FileProblem(
-                path,
-                f"required column(s) {missing} are missing; the header has {header}",
+                original,
+                f"required column(s) {missing} are missing from the first line; {described}",
                 "add the columns to the export, or map them with mapping.columns (contract column: export column)",
             )
-        if len(set(header)) != len(header):
-            raise FileProblem(path, f"the header repeats column names: {header}", "rename the duplicates")
+        repeated = sorted({h for h in header if header.count(h) > 1})
+        if repeated:
+            named = [h for h in repeated if h in wanted]
+            raise FileProblem(
+                original,
+                f"the header repeats {len(repeated)} column name(s)" + (f": {named}" if named else ""),
+                "rename the duplicates",
+            )
     return readable, header
 
 

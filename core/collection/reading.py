@@ -30,14 +30,29 @@ def clean(expr: str, tokens: tuple[str, ...]) -> str:
     )
 
 
+# Numbers are written in plain decimal notation, or they are not numbers: DuckDB's own casts would
+# read '0x10' as 16, '1e3' and '1_000' as 1000, round '1.5' to 2 and '12.345' to 12.35, silently.
+INTEGER_TEXT = r"[+-]?[0-9]+(\.0*)?"  # an integral value; '12345.0' (a float export of an id) is 12345
+DECIMAL_TEXT = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+
+
+def fraction_digits(v: str) -> str:
+    """Significant digits after the decimal point of a plain number (trailing zeros do not count)."""
+    return f"length(rtrim(split_part({v}, '.', 2), '0'))"
+
+
 def typed(col: Column, v: str, contract: Contract) -> str:
+    """The SQL giving the column's typed value, or NULL when the text is not exactly such a value."""
     m = contract.mapping
     if col.type == "string":
         return v
     if col.type == "integer":
-        return f"try_cast({v} as BIGINT)"
+        return f"(case when regexp_full_match({v}, {lit(INTEGER_TEXT)}) then try_cast(split_part({v}, '.', 1) as BIGINT) end)"
     if col.type == "decimal":
-        return f"try_cast({v} as {col.sql_type})"
+        return (
+            f"(case when regexp_full_match({v}, {lit(DECIMAL_TEXT)}) and {fraction_digits(v)} <= {col.scale} "
+            f"then try_cast({v} as {col.sql_type}) end)"
+        )
     if col.type == "boolean":
         t = ", ".join(lit(x) for x in m.true_values)
         f = ", ".join(lit(x) for x in m.false_values)
@@ -61,6 +76,16 @@ def rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list
     rules: list[tuple[str, str]] = []
     if col.required:
         rules.append((f"{v} is null", f"missing_required:{col.name}"))
+    # A number the column's type cannot hold exactly has its own reason, before the generic one.
+    if col.type == "integer":
+        inexact = f"{v} is not null and {t} is null and regexp_full_match({v}, {lit(DECIMAL_TEXT)})"
+        rules.append((inexact, f"inexact_integer:{col.name}"))
+    if col.type == "decimal":
+        too_fine = (
+            f"{v} is not null and {t} is null and regexp_full_match({v}, {lit(DECIMAL_TEXT)}) "
+            f"and {fraction_digits(v)} > {col.scale}"
+        )
+        rules.append((too_fine, f"decimal_scale:{col.name}"))
     if col.type != "string":
         kind = "invalid_timestamp" if col.type in {"timestamp", "date"} else f"invalid_{col.type}"
         rules.append((f"{v} is not null and {t} is null", f"{kind}:{col.name}"))
