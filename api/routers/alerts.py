@@ -33,7 +33,7 @@ def alerts(
     offset: Offset = 0,
 ) -> JSONResponse:
     if since is not None and since.tzinfo is not None:
-        since = since.astimezone(dt.UTC).replace(tzinfo=None)
+        since = _as_utc(since)
     with snapshot() as (cur, published_at):
         filters = Filters().when(level, "level = ?").when(since, "created_at >= ?").when(asset, "asset = ?")
         return page(cur, "ops.alerts", filters, "alert_id desc", limit, offset, published_at)

@@ -35,9 +35,14 @@ class MissingSource(RuntimeError):
 
 
 def find_files(landing: Path, contract: Contract, day: dt.date) -> list[Path]:
+    """The day's export files: names matching mapping.file_glob, and gzip-compressed ones (the same
+    name with `.gz` appended)."""
     folder = landing / contract.source
+    if not folder.is_dir():
+        return []
     pattern = contract.mapping.file_glob.replace("{date}", day.isoformat())
-    return sorted(p for p in folder.glob(pattern) if p.is_file()) if folder.is_dir() else []
+    matches = {*folder.glob(pattern), *folder.glob(pattern + ".gz")}
+    return sorted(p for p in matches if p.is_file())
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -103,6 +108,28 @@ def _readable_bytes(path: Path, workdir: Path) -> Path:
     return path
 
 
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in {"utf-8", "utf8"}
+
+
+def _check_utf8(original: Path, path: Path) -> None:
+    """Raise a file problem at the first byte that is not UTF-8 (streamed; C-speed decoding)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as src:
+        try:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise FileProblem(
+                original,
+                f"bytes at offset {offset + exc.start} are not valid utf-8",
+                "set mapping.encoding to the export's real encoding (e.g. latin-1, gbk), or re-export as UTF-8",
+            ) from None
+
+
 def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -> tuple[Path, list[str] | None]:
     m = contract.mapping
     size = path.stat().st_size
@@ -116,7 +143,7 @@ def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -
         start = fh.read(SNIFF_BYTES)
         fh.seek(-1, os.SEEK_END)
         last = fh.read(1)
-    if b"\x00" in start and m.encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
+    if b"\x00" in start and _is_utf8(m.encoding):
         raise FileProblem(
             original,
             "the file holds binary data (NUL bytes near its start), not a text export",
@@ -135,7 +162,10 @@ def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -
             "the export or transfer was cut short; re-export or re-copy the file",
         )
     readable = path
-    if m.encoding.lower().replace("_", "-") not in {"utf-8", "utf8"}:
+    if m.format == "jsonl" and _is_utf8(m.encoding):
+        # CSV lines with invalid bytes come back from DuckDB as rejects; JSON lines would not.
+        _check_utf8(original, path)
+    if not _is_utf8(m.encoding):
         readable = workdir / (path.name + ".utf8")
         decoder = codecs.getincrementaldecoder(m.encoding)()
         offset = 0

@@ -36,6 +36,10 @@ INTEGER_TEXT = r"[+-]?[0-9]+(\.0*)?"  # an integral value; '12345.0' (a float ex
 DECIMAL_TEXT = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 
 
+# A bare NaN or Infinity in a value position (after ':', '[' or ','), which is not JSON.
+BARE_NON_NUMBER = r"[:\[,]\s*-?(NaN|Infinity)\s*[,}\]]"
+
+
 def fraction_digits(v: str) -> str:
     """Significant digits after the decimal point of a plain number (trailing zeros do not count)."""
     return f"length(rtrim(split_part({v}, '.', 2), '0'))"
@@ -146,14 +150,19 @@ def read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: 
     # starting with '{' that is valid JSON is an object, so json_type runs only for the odd rest),
     # then every contract column is taken in one parse with from_json into a struct of VARCHARs.
     # Numbers, booleans, arrays and objects arrive as their JSON text; absent keys and JSON null
-    # as NULL; key matching is exact (case-sensitive).
+    # as NULL; key matching is exact (case-sensitive). DuckDB's parser accepts bare NaN and
+    # Infinity, which JSON does not have: such a line is malformed (found only on lines that
+    # contain the words at all, so the regular expression runs on almost none).
     struct = "{" + ", ".join(f'{json_key(m.export_name(c.name))}: "VARCHAR"' for c in contract.columns) + "}"
     fields = ", ".join(f"rec[{lit(m.export_name(c.name))}] as {q('x_' + c.name)}" for c in contract.columns)
     select = (
         f"select {file_id} as file_id, record_number, {fields}, ok from ("
         f"select record_number, ok, from_json(case when ok then line else '{{}}' end, {lit(struct)}) as rec from ("
         f"select line, rowid + 1 as record_number, "
-        f"case when not json_valid(line) then false when ascii(line) = 123 then true "
+        f"case when not json_valid(line) then false "
+        f"when (strpos(line, 'NaN') > 0 or strpos(line, 'Infinity') > 0) "
+        f"and regexp_matches(line, {lit(BARE_NON_NUMBER)}) then false "
+        f"when ascii(line) = 123 then true "
         f"else json_type(line) = 'OBJECT' end as ok from {table}))"
     )
     raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
