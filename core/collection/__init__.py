@@ -1,6 +1,6 @@
 """Layer 1, collection: source contracts, and exports in the landing zone -> the raw lake and quarantine."""
 
-from core.collection.collect import PartitionResult, collect_partition, collect_partitions
+from core.collection.collect import PartitionEmptied, PartitionResult, collect_partition, collect_partitions
 from core.collection.contracts import Contract, ContractError, load_contract, load_contracts
 from core.collection.files import FileProblem, MissingSource, find_files
 from core.collection.writing import partition_path
@@ -10,6 +10,7 @@ __all__ = [
     "ContractError",
     "FileProblem",
     "MissingSource",
+    "PartitionEmptied",
     "PartitionResult",
     "collect_partition",
     "collect_partitions",

@@ -304,6 +304,28 @@ def _output_queries(contract: Contract, staged: list[_StagedFile], result: Parti
     return valid, quarantine
 
 
+class PartitionEmptied(FileProblem):
+    """A day that had rows would be replaced by an empty partition."""
+
+
+def _refuse_to_empty(
+    con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, landing: Path, raw_target: Path
+) -> None:
+    if not raw_target.exists():
+        return
+    rows, files = con.execute(
+        f"select count(*), list(distinct _source_file order by _source_file) from read_parquet({lit(raw_target)})"
+    ).fetchone()
+    if rows:
+        raise PartitionEmptied(
+            landing / contract.source,
+            f"{contract.source} {day} holds {rows} row(s) from {files}, but the landing zone now has no "
+            "file with rows for that day; the partition was not replaced",
+            f"restore the export of {day}, or, if the day really has no rows, re-run with allow_empty "
+            f"(run config ops: lake__{contract.source}: config: allow_empty: true) to record it empty",
+        )
+
+
 def collect_partition(
     contract: Contract,
     day: dt.date,
@@ -312,11 +334,14 @@ def collect_partition(
     memory_limit: str = "1GB",
     threads: int | None = None,
     con: duckdb.DuckDBPyConnection | None = None,
+    allow_empty: bool = False,
 ) -> PartitionResult:
     """Collect one source for one day into ``lake/raw`` and ``lake/quarantine``.
 
     Raises :class:`FileProblem` for an unusable file and :class:`MissingSource` when a required
     source has no file; in both cases the partition's previous contents are left untouched.
+    A day whose raw partition holds rows is not replaced by an empty one (its file vanished, or
+    is empty now) unless ``allow_empty`` says so: :class:`PartitionEmptied` instead.
     """
     m = contract.mapping
     files = find_files(landing, contract, day)
@@ -350,6 +375,8 @@ def collect_partition(
             )
         raw_target = partition_path(lake / "raw", contract.source, day)
         quarantine_target = partition_path(lake / "quarantine", contract.source, day)
+        if result.rows_read == 0 and not allow_empty:
+            _refuse_to_empty(con, contract, day, landing, raw_target)
         atomic_copy(con, quarantine_query, quarantine_target)
         atomic_copy(con, valid_query, raw_target)
         result.raw_path, result.quarantine_path = raw_target, quarantine_target
@@ -363,7 +390,13 @@ def collect_partition(
 
 
 def collect_partitions(
-    contract: Contract, days: list[dt.date], landing: Path, lake: Path, workers: int = 2, memory_limit: str = "384MB"
+    contract: Contract,
+    days: list[dt.date],
+    landing: Path,
+    lake: Path,
+    workers: int = 2,
+    memory_limit: str = "384MB",
+    allow_empty: bool = False,
 ) -> list[tuple[dt.date, PartitionResult | Exception]]:
     """Collect several days of one source, ``workers`` at a time, in day order.
 
@@ -384,7 +417,7 @@ def collect_partitions(
             with lock:
                 connections.append(con)
         try:
-            return day, collect_partition(contract, day, landing, lake, con=con)
+            return day, collect_partition(contract, day, landing, lake, con=con, allow_empty=allow_empty)
         except (FileProblem, MissingSource) as exc:
             return day, exc
 

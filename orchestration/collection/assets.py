@@ -1,6 +1,7 @@
 """One daily-partitioned asset per source: validate the day's exports, quarantine bad rows."""
 
 import dagster as dg
+import pydantic
 
 from core.collection import Contract, PartitionResult, collect_partitions, find_files
 from core.quality import AlertingConfig, files_drift, quarantine_rate
@@ -23,12 +24,26 @@ def _summary_markdown(results: list[PartitionResult]) -> str:
     return "\n".join(lines)
 
 
-def _collect(context: dg.AssetExecutionContext, contract: Contract, lake: LakeResource) -> list[PartitionResult]:
+class CollectionConfig(dg.Config):
+    """How a collection run treats days whose export is gone."""
+
+    allow_empty: bool = pydantic.Field(
+        default=False,
+        description="Replace a day that holds rows with an empty partition when its export vanished or is "
+        "empty now (a deliberate, logged decision). Off: such a day fails and keeps its rows.",
+    )
+
+
+def _collect(
+    context: dg.AssetExecutionContext, contract: Contract, lake: LakeResource, allow_empty: bool
+) -> list[PartitionResult]:
     """Collect the run's days; days that fail keep their old partitions and fail the step together."""
     source = contract.source
     results: list[PartitionResult] = []
     failures: list[str] = []
-    for day, result in collect_partitions(contract, run_days(context), lake.landing, lake.lake):
+    for day, result in collect_partitions(
+        contract, run_days(context), lake.landing, lake.lake, allow_empty=allow_empty
+    ):
         if isinstance(result, Exception):
             context.log.error(f"{source} {day}: {result}")
             failures.append(f"{day}: {result}")
@@ -89,8 +104,13 @@ def build_collection_asset(
             ),
         ],
     )
-    def _asset(context: dg.AssetExecutionContext, lake: LakeResource, alerts: AlertsResource) -> dg.MaterializeResult:
-        results = _collect(context, contract, lake)
+    def _asset(
+        context: dg.AssetExecutionContext, config: CollectionConfig, lake: LakeResource, alerts: AlertsResource
+    ) -> dg.MaterializeResult:
+        if config.allow_empty:
+            context.log.warning(f"allow_empty: days of {source} without rows replace what they held")
+        results = _collect(context, contract, lake, config.allow_empty)
+        emptied = [str(r.day) for r in results if r.rows_read == 0]
         reasons: dict[str, int] = {}
         for r in results:
             for k, v in r.reasons.items():
@@ -142,6 +162,7 @@ def build_collection_asset(
                 "files": dg.MetadataValue.json(files[:200]),
                 "bytes_read": sum(f["bytes"] for f in files),
                 "partitions": len(results),
+                "empty_days": len(emptied),
                 "summary": dg.MetadataValue.md(_summary_markdown(results)),
                 "lake_path": dg.MetadataValue.path(str(lake.lake / "raw" / source)),
                 "quarantine_path": dg.MetadataValue.path(str(lake.lake / "quarantine" / source)),
