@@ -164,11 +164,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.settings import get_settings
     from orchestration.cli import ensure_dagster_home
+    from orchestration.recovery import reap_dead_runs
 
     executor = args.executor or get_settings().executor
 
     ensure_dagster_home()
     with dg.DagsterInstance.get() as instance:
+        reap_dead_runs(instance)
         daemon = backfill_daemon_alive(instance)
         if args.wait and not daemon:
             parser.exit(

@@ -61,15 +61,17 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
 
     from orchestration.definitions import PLATFORM_JOB, build_definitions
     from orchestration.partitions import range_tags
+    from orchestration.recovery import host_tags, reap_dead_runs
 
     ensure_dagster_home()
     start, end = start or settings.demo_start, end or settings.demo_end
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PLATFORM_JOB)
     with dg.DagsterInstance.get() as instance:
+        reap_dead_runs(instance, log=lambda message: print(f"      {message}"))
         return job.execute_in_process(
             instance=instance,
-            tags=range_tags(start, end),
+            tags={**range_tags(start, end), **host_tags()},
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )
@@ -81,12 +83,15 @@ def run_models(settings: Settings, log_level: str = "WARNING"):
 
     from orchestration.definitions import build_definitions
     from orchestration.names import MODEL_JOB
+    from orchestration.recovery import host_tags, reap_dead_runs
 
     ensure_dagster_home()
     job = build_definitions(settings).resolve_job_def(MODEL_JOB)
     with dg.DagsterInstance.get() as instance:
+        reap_dead_runs(instance, log=lambda message: print(f"      {message}"))
         return job.execute_in_process(
             instance=instance,
+            tags=host_tags(),
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         )

@@ -4,7 +4,7 @@ import dagster as dg
 
 from orchestration.automation.jobs import model_job, platform_job
 from orchestration.automation.schedules import daily_schedule, weekly_training_schedule
-from orchestration.automation.sensors import alert_webhook_sensor, landing_sensor, run_failure_alerts
+from orchestration.automation.sensors import alert_webhook_sensor, dead_run_reaper, landing_sensor, run_failure_alerts
 from orchestration.platform import Platform
 
 
@@ -18,5 +18,6 @@ def defs(platform: Platform) -> dg.Definitions:
             landing_sensor(daily, platform.partitions, settings.run_config()),
             alert_webhook_sensor(platform.alerting.webhook),
             run_failure_alerts,
+            dead_run_reaper,
         ],
     )

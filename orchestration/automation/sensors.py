@@ -17,6 +17,7 @@ import dagster as dg
 from core.alerts.delivery import deliver
 from core.quality.config import Webhook
 from orchestration.metadata import partition_label
+from orchestration.recovery import reap_dead_runs
 from orchestration.resources import AlertsResource, LakeResource
 
 DAY_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})")
@@ -136,3 +137,15 @@ def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResour
         partition=_run_partition(run.tags or {}),
         run_id=run.run_id,
     )
+
+
+@dg.sensor(
+    name="dead_run_reaper",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks failed the runs whose process is gone (killed, crashed) and frees their warehouse "
+    "slots, so they never block the runs after them.",
+)
+def dead_run_reaper(context: dg.SensorEvaluationContext):
+    reaped = reap_dead_runs(context.instance, log=context.log.warning)
+    return dg.SkipReason(f"freed {len(reaped)} dead run(s)" if reaped else "no dead runs")

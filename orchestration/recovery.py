@@ -1,0 +1,80 @@
+"""Runs whose process is gone: found at every start of the platform's entry points (and by a sensor
+while a daemon runs), marked failed, and their concurrency slots freed, so a crash (kill -9, an
+out-of-memory kill, a power cut) never blocks the next run.
+
+A run's process is the `pid` its latest events recorded. It is only judged on the machine that
+ran it: runs the platform's CLI starts carry `dmp/host`; on the embedded (SQLite) instance every
+run ran here. Other runs (a server deployment's daemon-launched runs) are left to Dagster's run
+monitoring.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+
+import dagster as dg
+
+HOST_TAG = "dmp/host"
+ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING]
+
+
+def host_tags() -> dict[str, str]:
+    """Tags a run started here carries, so a later start can tell whether its process is gone."""
+    return {HOST_TAG: socket.gethostname()}
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, owned by someone else
+    # A zombie (killed, not yet reaped by its parent) is gone too.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _last_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    for record in instance.get_records_for_run(run_id, limit=20, ascending=False).records:
+        event = record.event_log_entry.dagster_event
+        if event is not None and event.pid:
+            return int(event.pid)
+    return None
+
+
+def _judged_here(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    if HOST_TAG in run.tags:
+        return run.tags[HOST_TAG] == socket.gethostname()
+    return type(instance.run_storage).__name__.startswith("Sqlite")
+
+
+def reap_dead_runs(instance: dg.DagsterInstance, log: Callable[[str], None] = print) -> list[str]:
+    """Mark failed every active run whose process is gone, free its slots; returns their ids."""
+    reaped = []
+    for run in instance.get_runs(dg.RunsFilter(statuses=ACTIVE)):
+        if not _judged_here(instance, run):
+            continue
+        pid = _last_pid(instance, run.run_id)
+        if pid is None or pid == os.getpid() or process_alive(pid):
+            continue
+        message = (
+            f"run {run.run_id} ({run.job_name}) was still {run.status.value} but its process {pid} is gone "
+            "(killed or crashed): marked failed, its concurrency slots freed"
+        )
+        instance.report_run_failed(run, message=message)
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        log(message)
+        reaped.append(run.run_id)
+    return reaped
+
+
+def slot_holders(instance: dg.DagsterInstance, pool: str) -> list[str]:
+    """Who holds the pool's slots now (run id and step), for a message while a step waits."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    return [f"{s.run_id} ({s.step_key})" for s in info.claimed_slots]

@@ -1,0 +1,89 @@
+"""A run whose process was killed (kill -9) holding the warehouse slot does not block later runs:
+the next start finds it, marks it failed and frees the slot. Real processes, a real instance."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import dagster as dg
+import pytest
+
+from orchestration.recovery import process_alive, reap_dead_runs, slot_holders
+from tests.conftest import PROJECT_ROOT
+
+# A real run: one step in the warehouse pool that says it started, then works for ten minutes.
+HOLDER = textwrap.dedent(
+    """
+    import time
+    import dagster as dg
+
+    @dg.asset(pool="warehouse")
+    def load_warehouse(context):
+        print(context.run_id, flush=True)
+        time.sleep(600)
+
+    dg.materialize([load_warehouse], instance=dg.DagsterInstance.get())
+    """
+)
+
+
+@pytest.fixture()
+def instance(tmp_path, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as inst:
+        inst.event_log_storage.set_concurrency_slots("warehouse", 1)
+        yield inst
+
+
+def _holder() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "DAGSTER_DISABLE_TELEMETRY": "1"},
+    )
+    run_id = proc.stdout.readline().strip()
+    return proc, run_id
+
+
+def test_a_killed_run_is_failed_and_its_slot_freed(instance):
+    proc, run_id = _holder()
+    try:
+        assert slot_holders(instance, "warehouse") == [f"{run_id} (load_warehouse)"]
+        assert reap_dead_runs(instance) == [], "a run whose process lives is left alone"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert not process_alive(proc.pid)
+        messages = []
+        assert reap_dead_runs(instance, log=messages.append) == [run_id]
+        assert f"process {proc.pid} is gone" in messages[0]
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert slot_holders(instance, "warehouse") == []
+        claim = instance.event_log_storage.claim_concurrency_slot("warehouse", "next-run", "raw__orders")
+        assert claim.is_claimed, "the next run gets the slot at once"
+        assert reap_dead_runs(instance) == [], "nothing is reaped twice"
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_a_zombie_counts_as_gone():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert process_alive(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while process_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not process_alive(proc.pid), "killed but not yet waited for (a zombie) is not alive"
+    finally:
+        proc.wait(timeout=30)
