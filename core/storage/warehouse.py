@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
+import time
 from pathlib import Path
 
 import duckdb
@@ -25,11 +27,40 @@ class LakePartitionMissing(RuntimeError):
     """A day to load has no raw-lake partition yet."""
 
 
-def connect(path: Path, read_only: bool = False, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+LOCK_WAIT_SECONDS = 120.0  # how long a writer waits for another process to let go of the file
+HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process keeps the warehouse file open, so it cannot be written."""
+
+
+def connect(
+    path: Path, read_only: bool = False, memory_limit: str | None = None, lock_wait: float = LOCK_WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
+    """A connection to the warehouse file. A writer (or a reader while a writer holds it) that finds
+    the file locked by another process retries with back-off for `lock_wait` seconds, then raises
+    :class:`WarehouseLocked` naming the process that holds it."""
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     config = {"memory_limit": memory_limit, "preserve_insertion_order": False} if memory_limit else {}
-    return duckdb.connect(str(path), read_only=read_only, config=config)
+    deadline, delay = time.monotonic() + lock_wait, 0.25
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            holder = HOLDER.search(str(exc))
+            if holder is None:
+                raise
+            if time.monotonic() + delay > deadline:
+                raise WarehouseLocked(
+                    f"{path} is held by {holder['program']} (PID {holder['pid']}) and was still held after "
+                    f"{lock_wait:.0f} s; a process that keeps the warehouse open (a DuckDB client, a notebook) "
+                    "blocks the pipeline's writer. Close it; BI tools and analysts read the serving snapshot "
+                    "(<serving_dir>/serving.duckdb) instead"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection, contract: Contract, schema: str = "raw") -> None:
