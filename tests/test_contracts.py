@@ -355,3 +355,27 @@ def test_invalid_scale_or_range_mappings_name_the_field(shipments, tmp_path, map
     mapping.write_text(mapping_text)
     with pytest.raises(ContractError, match=re.escape(message)):
         load_contract(contract.path, mapping)
+
+
+def test_ids_written_as_integral_floats_are_the_integer(contracts, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    (landing / "orders").mkdir(parents=True)
+    header = "order_line_id,order_id,customer_id,ordered_at,recorded_at,status,product_id,quantity,unit_price"
+    rows = [
+        "1.0,536365.0,17850.0,2026-01-10 08:00:00,2026-01-10 08:00:00,completed,P1,1,2.55",
+        "2,536366,17850.00,2026-01-10 08:00:00,2026-01-10 08:00:00,completed,P1,1,2.55",
+        "3,536367,00123,2026-01-10 08:00:00,2026-01-10 08:00:00,completed,P1.5,1,2.55",
+        "4,536368,1.5,2026-01-10 08:00:00,2026-01-10 08:00:00,completed,P1,1,2.55",
+    ]
+    (landing / "orders" / "2026-01-10.csv").write_text("\n".join([header, *rows]) + "\n")
+    collect_partition(contracts["orders"], dt.date(2026, 1, 10), landing, lake)
+    got = duckdb.sql(
+        f"select order_line_id, order_id, customer_id, product_id from '{lake}/raw/orders/*/*.parquet' "
+        "order by order_line_id"
+    ).fetchall()
+    assert got == [
+        ("1", "536365", "17850", "P1"),
+        ("2", "536366", "17850", "P1"),
+        ("3", "536367", "00123", "P1.5"),
+        ("4", "536368", "1.5", "P1"),
+    ]

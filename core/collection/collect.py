@@ -23,7 +23,7 @@ import duckdb
 
 from core.collection.contracts import Contract
 from core.collection.files import FileProblem, MissingSource, check_file, find_files, has_data_lines, one_file_per_day
-from core.collection.reading import clean, read_sql, rules, typed
+from core.collection.reading import clean, integral_id, is_identifier, read_sql, rules, typed
 from core.collection.writing import atomic_copy, partition_path
 from core.storage.sql import lit, q
 
@@ -166,6 +166,8 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
         if codes:
             cases = " ".join(f"when {lit(k)} then {lit(v)}" for k, v in codes.items())
             expr = f"(case {expr} {cases} else {expr} end)"
+        if is_identifier(c):
+            expr = integral_id(expr)
         cleaned[c.name] = expr
     value = {c.name: q("v_" + c.name) for c in cols}
     typed_expr = {c.name: typed(c, value[c.name], contract) for c in cols}

@@ -40,6 +40,20 @@ DECIMAL_TEXT = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 BARE_NON_NUMBER = r"[:\[,]\s*-?(NaN|Infinity)\s*[,}\]]"
 
 
+def is_identifier(col: Column) -> bool:
+    """A text column that holds ids (`*_id`): spreadsheet exports write numeric ids as floats."""
+    return col.type == "string" and col.name.endswith("_id")
+
+
+def integral_id(expr: str) -> str:
+    """An id written as an integral float (`12345.0`, `12345.00`) as the integer text `12345`;
+    every other id as it is (`00123`, `A-17`, `1.5` keep their text)."""
+    return (
+        f"(case when contains({expr}, '.') and regexp_full_match({expr}, '[0-9]+\\.0+') "
+        f"then split_part({expr}, '.', 1) else {expr} end)"
+    )
+
+
 def fraction_digits(v: str) -> str:
     """Significant digits after the decimal point of a plain number (trailing zeros do not count)."""
     return f"length(rtrim(split_part({v}, '.', 2), '0'))"
