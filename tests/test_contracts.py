@@ -379,3 +379,42 @@ def test_ids_written_as_integral_floats_are_the_integer(contracts, tmp_path):
         ("3", "536367", "00123", "P1.5"),
         ("4", "536368", "1.5", "P1"),
     ]
+
+
+def test_a_retail_export_needs_only_its_mapping(tmp_path):
+    """No line id, no status, float customer ids, wholesale quantities, three-decimal prices."""
+    example = PROJECT_ROOT / "examples" / "retail_export"
+    contracts = load_contracts(CONTRACTS, example / "mappings")
+    lake = tmp_path / "lake"
+    result = collect_partition(contracts["orders"], dt.date(2026, 1, 10), example / "landing", lake)
+    assert (result.rows_read, result.rows_loaded, result.reasons) == (6, 6, {})
+    rows = duckdb.sql(
+        f"select order_line_id, order_id, customer_id, status, quantity, unit_price::varchar "
+        f"from '{lake}/raw/orders/*/*.parquet' order by _record_number"
+    ).fetchall()
+    assert rows == [
+        ("2026-01-10.csv:1", "536365", "17850", "completed", 6, "2.550"),
+        ("2026-01-10.csv:2", "536365", "17850", "completed", 6, "3.390"),
+        ("2026-01-10.csv:3", "536366", "13047", "completed", 12000, "0.125"),
+        ("2026-01-10.csv:4", "536367", None, "completed", 32, "1.690"),
+        ("2026-01-10.csv:5", "C536379", "14527", "cancelled", -1, "27.500"),
+        ("2026-01-10.csv:6", "536380", "13047", "returned", -2, "2.100"),
+    ]
+    again = collect_partition(contracts["orders"], dt.date(2026, 1, 10), example / "landing", tmp_path / "lake2")
+    assert again.rows_loaded == 6, "derived line ids are the same on a re-run"
+
+
+@pytest.mark.parametrize(
+    "mapping_text,message",
+    [
+        ("mapping:\n  derived_keys: {order_line_id: random}\n", "mapping.derived_keys.order_line_id"),
+        ("mapping:\n  cancelled_when: {order_id: '(['}\n", "mapping.cancelled_when.order_id"),
+        ("mapping:\n  returns: guess\n", "'negative_quantity', 'status' or 'sign'"),
+    ],
+)
+def test_invalid_derivations_name_the_field(tmp_path, mapping_text, message):
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "orders.yaml").write_text(mapping_text)
+    with pytest.raises(ContractError, match=re.escape(message)):
+        load_contracts(CONTRACTS, mappings)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from core.settings import Settings
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.partitions import range_tags
 from simulator import DefectRates, SimulationConfig, simulate
-from tests.conftest import assets_in_groups
+from tests.conftest import PROJECT_ROOT, assets_in_groups
 
 pytestmark = pytest.mark.slow  # every test here runs Dagster and dbt
 
@@ -181,3 +183,39 @@ def test_orders_only_deployment_builds_every_partition(tmp_path):
         assert monthly["net_revenue"] > 0 and monthly["active_users"] is None and monthly["roas"] is None
     finally:
         con.close()
+
+
+def test_a_retail_export_with_returns_by_sign_gives_independently_computed_kpis(tmp_path):
+    """examples/retail_export through every layer: no line ids, no status (returns by sign,
+    cancellations by invoice prefix), three-decimal prices, wholesale quantities, float ids."""
+    example = PROJECT_ROOT / "examples" / "retail_export"
+    day = dt.date(2026, 1, 10)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        landing_dir=example / "landing",
+        mappings_dir=example / "mappings",
+        partitions_start=day,
+        demo_start=day,
+        demo_end=day,
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert _run(settings, day, day, instance, groups=("collection", "storage", "processing")).success
+    lines = pd.read_csv(example / "landing" / "orders" / f"{day}.csv", dtype=str)
+    kept = lines[~lines["InvoiceNo"].str.startswith("C")]  # cancellations count neither way
+    cents = Decimal("0.01")
+    amount = [
+        (Decimal(q) * Decimal(p)).quantize(cents, ROUND_HALF_UP) for q, p in zip(kept["Quantity"], kept["UnitPrice"])
+    ]
+    quantity = kept["Quantity"].astype(int)
+    sales_amount = sum(a for a, q in zip(amount, quantity) if q > 0)
+    returns_amount = -sum(a for a, q in zip(amount, quantity) if q < 0)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        got = con.execute(
+            "select orders, units_sold, sales_amount, returns_amount, net_revenue from marts.kpi_daily"
+        ).fetchall()
+        customer = con.execute("select count(*) from marts.user_profile where customer_id = '17850'").fetchall()
+    orders = kept.loc[quantity > 0, "InvoiceNo"].nunique()
+    assert got == [
+        (orders, int(quantity[quantity > 0].sum()), sales_amount, returns_amount, sales_amount - returns_amount)
+    ], "decimal-exact"
+    assert customer == [(1,)], "the float id 17850.0 is customer 17850"

@@ -92,7 +92,7 @@ def _stage_files(
     staged = []
     for i, path in enumerate(files):
         readable, header = check_file(path, contract, workdir)
-        load, records_sql, originals_sql, rejects = read_sql(readable, contract, header, i)
+        load, records_sql, originals_sql, rejects = read_sql(readable, contract, header, i, path.name)
         try:
             con.execute(load)
         except duckdb.Error as exc:
@@ -150,6 +150,19 @@ def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
 
 
 # ------------------------------------------------------------------ 2. judge every record
+def _status_rules(contract: Contract, status: str) -> str:
+    """The status a mapping derives: cancelled where a column matches `cancelled_when`, returned
+    where the quantity is negative with `returns: sign` (exports without a status column)."""
+    m = contract.mapping
+    cases = [
+        f"when regexp_matches(coalesce({q('x_' + column)}, ''), {lit(pattern)}) then 'cancelled'"
+        for column, pattern in m.cancelled_when.items()
+    ]
+    if m.returns == "sign" and contract.returns_negate:
+        cases.append(f"when starts_with(ltrim({q('x_' + contract.returns_negate[0])}), '-') then 'returned'")
+    return f"(case {' '.join(cases)} else {status} end)" if cases else status
+
+
 def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, staged: list[_StagedFile]) -> None:
     """`checked` (every record, typed, with its first failed rule) and `classified` (plus duplicates).
 
@@ -168,6 +181,8 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
             expr = f"(case {expr} {cases} else {expr} end)"
         if is_identifier(c):
             expr = integral_id(expr)
+        if c.name == "status":
+            expr = _status_rules(contract, expr)
         cleaned[c.name] = expr
     value = {c.name: q("v_" + c.name) for c in cols}
     typed_expr = {c.name: typed(c, value[c.name], contract) for c in cols}

@@ -40,6 +40,9 @@ MAPPING_KEYS = {
     "scale",
     "ranges",
     "multiple_files",
+    "constants",
+    "derived_keys",
+    "cancelled_when",
 }
 MAX_SCALE = 12  # decimal places a mapping may declare (DECIMAL(18, scale))
 
@@ -94,6 +97,9 @@ class Mapping:
     scale: dict[str, int] = field(default_factory=dict)  # decimal column -> decimal places of this export
     ranges: dict[str, dict[str, float]] = field(default_factory=dict)  # column -> {min, max} replacing the contract's
     multiple_files: bool = False  # several files a day are normal (else a second match is a file problem)
+    constants: dict[str, str] = field(default_factory=dict)  # column the export lacks -> its value
+    derived_keys: dict[str, object] = field(default_factory=dict)  # column -> "record" | {hash: [columns]}
+    cancelled_when: dict[str, str] = field(default_factory=dict)  # column -> regex marking a cancellation
 
     def export_name(self, column: str) -> str:
         return self.columns.get(column, column)
@@ -182,8 +188,8 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
         raise _fail(path, "mapping.delimiter", f"must be one character, got {m.delimiter!r}")
     if "{date}" not in m.file_glob:
         raise _fail(path, "mapping.file_glob", f"must contain '{{date}}' (the partition day), got {m.file_glob!r}")
-    if m.returns not in {"negative_quantity", "status"}:
-        raise _fail(path, "mapping.returns", f"must be 'negative_quantity' or 'status', got {m.returns!r}")
+    if m.returns not in {"negative_quantity", "status", "sign"}:
+        raise _fail(path, "mapping.returns", f"must be 'negative_quantity', 'status' or 'sign', got {m.returns!r}")
     try:
         ZoneInfo(m.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -196,6 +202,23 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
         raise _fail(path, "mapping.encoding", f"unknown encoding {m.encoding!r}") from None
     if not isinstance(m.columns, dict) or not isinstance(m.values, dict):
         raise _fail(path, "mapping", "'columns' and 'values' must be mappings")
+    for name, rule in m.derived_keys.items():
+        if rule != "record" and not (
+            isinstance(rule, dict) and list(rule) == ["hash"] and isinstance(rule["hash"], list) and rule["hash"]
+        ):
+            raise _fail(
+                path,
+                f"mapping.derived_keys.{name}",
+                "must be 'record' (file name and record number) or {hash: [export columns]}",
+            )
+    for name, pattern in m.cancelled_when.items():
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise _fail(path, f"mapping.cancelled_when.{name}", f"not a valid regular expression: {exc}") from None
+    if not isinstance(m.constants, dict) or not all(isinstance(v, (str, int, float)) for v in m.constants.values()):
+        raise _fail(path, "mapping.constants", "must map contract columns to plain values")
+    m = dataclasses.replace(m, constants={k: str(v) for k, v in m.constants.items()})
     if not isinstance(m.multiple_files, bool):
         raise _fail(path, "mapping.multiple_files", f"must be true or false, got {m.multiple_files!r}")
     if not isinstance(m.scale, dict) or not isinstance(m.ranges, dict):
@@ -210,7 +233,7 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
                 raise _fail(path, f"mapping.ranges.{name}.{bound}", f"must be a number or null, got {value!r}")
     if columns is not None:
-        for section in ("columns", "values", "scale", "ranges"):
+        for section in ("columns", "values", "scale", "ranges", "constants", "derived_keys", "cancelled_when"):
             stray = set(getattr(m, section)) - columns
             if stray:
                 raise _fail(

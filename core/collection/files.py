@@ -197,8 +197,11 @@ def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -
                         f"{other!r}: the file looks {other!r}-delimited",
                         f"set mapping.delimiter: {other!r} in the mapping for {contract.source}",
                     )
+        supplied = set(m.constants) | set(m.derived_keys)
         missing = [
-            m.export_name(c.name) for c in contract.columns if c.required and m.export_name(c.name) not in header
+            m.export_name(c.name)
+            for c in contract.columns
+            if c.required and m.export_name(c.name) not in header and c.name not in supplied
         ]
         # The first line is named only by the contract columns it holds: in a file without a header
         # line it is a data row, and its values (e-mails, phones) must not reach a message or a log.

@@ -123,7 +123,24 @@ def rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list
     return rules
 
 
-def read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: int) -> tuple[str, str, str, str]:
+def derived_field(contract: Contract, column: str, file_name: str, record: str, value_of) -> str | None:
+    """The SQL of a column the export does not have but the mapping derives: a constant, or a key
+    made of the file name and the record number, or a hash of chosen export columns."""
+    m = contract.mapping
+    if column in m.derived_keys:
+        rule = m.derived_keys[column]
+        if rule == "record":
+            return f"({lit(file_name + ':')} || cast({record} as varchar))"
+        parts = ", ".join(f"coalesce({value_of(m.export_name(c))}, '')" for c in rule["hash"])
+        return f"md5(concat_ws(chr(31), {parts}))"
+    if column in m.constants:
+        return lit(m.constants[column])
+    return None
+
+
+def read_sql(
+    path: Path, contract: Contract, header: list[str] | None, file_id: int, file_name: str | None = None
+) -> tuple[str, str, str, str]:
     """SQL loading the file into a temp table, SQL selecting its records, SQL selecting each record's
     original text (joined in for quarantined rows only), and the name of the rejects table.
 
@@ -145,9 +162,12 @@ def read_sql(path: Path, contract: Contract, header: list[str] | None, file_id: 
         fields = []
         for c in contract.columns:
             name = m.export_name(c.name)
-            fields.append(
-                f"{q(name)} as {q('x_' + c.name)}" if name in present else f"NULL::VARCHAR as {q('x_' + c.name)}"
-            )
+            derived = derived_field(contract, c.name, file_name or path.name, "rowid + 1", q)
+            if name in present and c.name not in m.derived_keys:
+                expr = q(name)
+            else:
+                expr = derived or "NULL::VARCHAR"
+            fields.append(f"{expr} as {q('x_' + c.name)}")
         raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
         select = (
             f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok from {table}"

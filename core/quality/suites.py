@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,14 +240,20 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, bool, type(None))) else str(value)
 
 
-def suite_params(days: list[dt.date], lateness_days: int) -> dict[str, Any]:
-    """The run parameters a suite's `${earliest_allowed}` and `${window_end}` resolve to."""
-    if not days:
-        return {}
-    return {
-        "earliest_allowed": pd.Timestamp(days[0] - dt.timedelta(days=lateness_days)),
-        "window_end": pd.Timestamp(days[-1] + dt.timedelta(days=1)),
-    }
+def suite_params(days: list[dt.date], lateness_days: int, columns: Sequence = ()) -> dict[str, Any]:
+    """The run parameters a suite's placeholders resolve to: `${earliest_allowed}` and `${window_end}`
+    (the run's window), and `${min_<column>}` / `${max_<column>}` (the column's range in the contract
+    as the mapping may have widened it, so a range is stated once)."""
+    params: dict[str, Any] = {}
+    for col in columns:
+        if col.min is not None:
+            params[f"min_{col.name}"] = col.min
+        if col.max is not None:
+            params[f"max_{col.name}"] = col.max
+    if days:
+        params["earliest_allowed"] = pd.Timestamp(days[0] - dt.timedelta(days=lateness_days))
+        params["window_end"] = pd.Timestamp(days[-1] + dt.timedelta(days=1))
+    return params
 
 
 def suite_references(suite: Suite | None) -> list[str]:

@@ -85,7 +85,7 @@ def build_storage_asset(
                 outcome = validate(
                     suite,
                     frame,
-                    params=suite_params(days, contract.allowed_lateness_days),
+                    params=suite_params(days, contract.allowed_lateness_days, contract.columns),
                     lookup=lambda ref: lake_values(lake.lake, *ref.split("."), days),
                 )
                 outcome.rows_total = sum(counts.values())
