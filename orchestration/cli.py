@@ -239,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.time()
     if end < start:
         parser.error(f"--end {end} is before --start {start}")
+    if start < settings.partitions_start:
+        parser.error(
+            f"the range starts on {start}, before the first daily partition {settings.partitions_start}: "
+            f"set DMP_PARTITIONS_START={start} (or earlier) in the environment or .env, or start the range later"
+        )
     result = run_platform(settings, start, end)
     status = "succeeded" if result.success else "FAILED"
     print(f"[2/3] run {result.run_id} over {start}..{end} {status} in {time.time() - t1:.1f}s")
@@ -254,11 +259,33 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(settings))
     print(f"\ntotal {time.time() - t0:.1f}s")
     if not result.success:
-        for event in result.all_events:
-            if event.is_failure:
-                print(event.message, file=sys.stderr)
+        for line in failure_report(result):
+            print(line, file=sys.stderr)
         return 1
     return 0
+
+
+def failure_report(result) -> list[str]:
+    """Why a run failed, for a person: each blocking check that failed (asset, check, partition,
+    reason) and each step failure's own message, before Dagster's summary lines."""
+    lines = []
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.severity.value == "ERROR":
+                partition = evaluation.metadata.get("partition")
+                where = f" for {partition.value}" if partition is not None else ""
+                lines.append(
+                    f"blocking check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}{where}: "
+                    f"{evaluation.description}"
+                )
+        elif event.is_step_failure:
+            error = event.event_specific_data.error
+            detail = error.message.strip().splitlines()[0] if error and error.message else event.message
+            lines.append(f"step {event.step_key} failed: {detail}")
+        elif event.is_failure:
+            lines.append(event.message)
+    return lines
 
 
 if __name__ == "__main__":

@@ -418,3 +418,24 @@ def test_invalid_derivations_name_the_field(tmp_path, mapping_text, message):
     (mappings / "orders.yaml").write_text(mapping_text)
     with pytest.raises(ContractError, match=re.escape(message)):
         load_contracts(CONTRACTS, mappings)
+
+
+def test_a_line_id_hashed_from_chosen_columns_finds_repeated_lines(tmp_path):
+    example = PROJECT_ROOT / "examples" / "retail_export"
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    text = (example / "mappings" / "orders.yaml").read_text()
+    (mappings / "orders.yaml").write_text(
+        text.replace(
+            "derived_keys: {order_line_id: record}", "derived_keys: {order_line_id: {hash: [InvoiceNo, StockCode]}}"
+        )
+    )
+    landing = tmp_path / "landing"
+    (landing / "orders").mkdir(parents=True)
+    export = (example / "landing" / "orders" / "2026-01-10.csv").read_text().splitlines()
+    (landing / "orders" / "2026-01-10.csv").write_text("\n".join([*export, export[1]]) + "\n")  # a line twice
+    contract = load_contracts(CONTRACTS, mappings)["orders"]
+    result = collect_partition(contract, dt.date(2026, 1, 10), landing, tmp_path / "lake")
+    assert (result.rows_read, result.rows_loaded, result.reasons) == (7, 6, {"duplicate": 1})
+    ids = duckdb.sql(f"select order_line_id from '{tmp_path}/lake/raw/orders/*/*.parquet'").fetchall()
+    assert all(len(i) == 32 for (i,) in ids) and len(set(ids)) == 6

@@ -25,6 +25,7 @@ from core.quality import (
     volume_anomaly,
 )
 from core.settings import PROJECT_ROOT, Settings
+from orchestration.cli import failure_report
 from orchestration.definitions import PLATFORM_JOB, build_definitions
 from orchestration.partitions import range_tags
 from orchestration.resources import build_resources
@@ -375,8 +376,10 @@ def test_a_silent_drop_of_half_the_orders_is_red(platform):
     result = _run_with_edited_orders(settings, instance, day, lambda lines: lines[: 1 + (len(lines) - 1) // 3])
     assert not result.success
     assert _checks(result)[("raw/orders", "volume_anomaly")] is False
-    alert = [a for a in list_alerts(settings.alerts_path) if a.check_name == "volume_anomaly" and a.level == "red"]
-    assert alert and "below 50% of the trailing median" in alert[-1].message
+    report = failure_report(result)
+    assert any(
+        line.startswith("blocking check failed: ") and f" volume_anomaly for {day}: " in line for line in report
+    ), "the CLI names the check, the day and the reason"
 
 
 def test_a_yellow_failure_does_not_block(platform):

@@ -101,6 +101,7 @@ def expectation_results(
                     "failed": len(failed),
                     "suite": suite.name,
                     "level": level,
+                    **({"partition": partition} if partition else {}),
                 },
             )
         )
@@ -132,5 +133,9 @@ def platform_result(
         passed=outcome.passed,
         severity=severity,
         description=outcome.message,
-        metadata={**json_safe(outcome.metrics), "level": outcome.level or "pass"},
+        metadata={
+            **json_safe(outcome.metrics),
+            "level": outcome.level or "pass",
+            **({"partition": partition} if partition else {}),
+        },
     )
