@@ -11,6 +11,7 @@ contract's default mapping; no code changes.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,9 @@ MAPPING_KEYS = {
     "constants",
     "derived_keys",
     "cancelled_when",
+    "closed_days",
 }
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_SCALE = 12  # decimal places a mapping may declare (DECIMAL(18, scale))
 
 
@@ -100,6 +103,13 @@ class Mapping:
     constants: dict[str, str] = field(default_factory=dict)  # column the export lacks -> its value
     derived_keys: dict[str, object] = field(default_factory=dict)  # column -> "record" | {hash: [columns]}
     cancelled_when: dict[str, str] = field(default_factory=dict)  # column -> regex marking a cancellation
+    closed_days: dict[str, tuple] = field(default_factory=dict)  # {weekdays: [...], dates: [...]}: no export
+
+    def is_closed(self, day: dt.date) -> bool:
+        """A day the business is closed: no export (or an empty one) is normal, and volume is not judged."""
+        return WEEKDAYS[day.weekday()] in self.closed_days.get("weekdays", ()) or day in self.closed_days.get(
+            "dates", ()
+        )
 
     def export_name(self, column: str) -> str:
         return self.columns.get(column, column)
@@ -165,6 +175,24 @@ def _parse_column(path: Path, i: int, raw: Any) -> Column:
     )
 
 
+def _closed_days(path: Path, raw: object) -> dict[str, tuple]:
+    if not raw:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - {"weekdays", "dates"}:
+        raise _fail(path, "mapping.closed_days", "must be a mapping with 'weekdays' and/or 'dates' lists")
+    weekdays = tuple(str(w).lower() for w in raw.get("weekdays") or ())
+    unknown = [w for w in weekdays if w not in WEEKDAYS]
+    if unknown:
+        raise _fail(path, "mapping.closed_days.weekdays", f"unknown weekday(s) {unknown}; use {list(WEEKDAYS)}")
+    dates = []
+    for value in raw.get("dates") or ():
+        try:
+            dates.append(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)))
+        except ValueError:
+            raise _fail(path, "mapping.closed_days.dates", f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return {"weekdays": weekdays, "dates": tuple(dates)}
+
+
 def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: set[str] | None = None) -> Mapping:
     """Validate a mapping block and lay it over ``base`` (field by field)."""
     if raw is None:
@@ -219,6 +247,7 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
     if not isinstance(m.constants, dict) or not all(isinstance(v, (str, int, float)) for v in m.constants.values()):
         raise _fail(path, "mapping.constants", "must map contract columns to plain values")
     m = dataclasses.replace(m, constants={k: str(v) for k, v in m.constants.items()})
+    m = dataclasses.replace(m, closed_days=_closed_days(path, m.closed_days))
     if not isinstance(m.multiple_files, bool):
         raise _fail(path, "mapping.multiple_files", f"must be true or false, got {m.multiple_files!r}")
     if not isinstance(m.scale, dict) or not isinstance(m.ranges, dict):
@@ -266,7 +295,7 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
     """Load one contract, applying a user's mapping file if given."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ContractError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
         raise ContractError(f"{path}: expected a mapping at the top level")
@@ -290,7 +319,7 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
     if mapping_override is not None and mapping_override.exists():
         try:
             user = yaml.safe_load(mapping_override.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # a bad date such as 2026-13-01 is a ValueError
             raise ContractError(f"{mapping_override}: not valid YAML: {exc}") from exc
         if isinstance(user, dict) and "mapping" in user:
             user = user["mapping"]

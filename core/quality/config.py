@@ -46,6 +46,7 @@ class Volume:
     robust_z_yellow: float = 4.0
     min_median_for_red: float = 50.0
     sources: tuple[str, ...] = ("orders", "events")
+    compare: str = "all_days"  # or "same_weekday" (then trailing_days should hold 7+ weeks)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ def load_alerting_config(path: Path) -> AlertingConfig:
         if name not in sections:
             raise QualityConfigError(f"{path}: unknown section {name!r}; known: {sorted(sections)}")
     config = AlertingConfig(**{name: _section(path, name, cls, raw.get(name)) for name, cls in sections.items()})
+    if config.volume.compare not in {"all_days", "same_weekday"}:
+        raise QualityConfigError(
+            f"{path}: volume.compare must be all_days or same_weekday, got {config.volume.compare!r}"
+        )
     if not 0 <= config.quarantine_rate.yellow <= config.quarantine_rate.red <= 1:
         raise QualityConfigError(f"{path}: quarantine_rate needs 0 <= yellow <= red <= 1")
     return config

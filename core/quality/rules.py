@@ -10,6 +10,7 @@ carries a level from the operating plan's alert scheme:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,17 +136,31 @@ def worst(outcomes: list[CheckOutcome]) -> CheckOutcome:
     return max(outcomes, key=lambda o: RANK.get(o.level or "", 0))
 
 
-def worst_day_volume(rows_per_day: pd.Series, days: list[dt.date], config: AlertingConfig, source: str) -> CheckOutcome:
+def worst_day_volume(
+    rows_per_day: pd.Series,
+    days: list[dt.date],
+    config: AlertingConfig,
+    source: str,
+    closed: Callable[[dt.date], bool] = lambda day: False,
+) -> CheckOutcome:
     """The day of `days` whose rows deviate most from its trailing days (a range run judges each day).
 
     `rows_per_day` covers the trailing window before the first day through the last; days before
-    the source existed (no rows) are not history.
+    the source existed (no rows) and the business's closed days are not history, and a closed day
+    is not judged. With `volume.compare: same_weekday` a day is compared with the same weekday of
+    the trailing window only (a quiet Sunday against Sundays).
     """
     outcomes = []
     for day in days:
+        if closed(day):
+            outcomes.append(CheckOutcome(True, None, f"{source}: {day} is a closed day, not judged"))
+            continue
         trailing = rows_per_day[
             (rows_per_day.index >= day - dt.timedelta(days=config.volume.trailing_days)) & (rows_per_day.index < day)
         ]
+        trailing = trailing[[d for d in trailing.index if not closed(d)]]
+        if config.volume.compare == "same_weekday":
+            trailing = trailing[[d.weekday() == day.weekday() for d in trailing.index]]
         trailing = trailing[trailing > 0]
         outcomes.append(volume_anomaly(trailing, float(rows_per_day.get(day, 0)), config, f"{source} rows on {day}"))
     return worst(outcomes)

@@ -92,7 +92,9 @@ def build_storage_asset(
                 checks += expectation_results(key, suite, outcome, alerts, context.run_id, label)
             if volume:
                 first = days[0] - dt.timedelta(days=alerting.volume.trailing_days)
-                outcome = worst_day_volume(rows_per_day(con, source, first, days[-1]), days, alerting, source)
+                outcome = worst_day_volume(
+                    rows_per_day(con, source, first, days[-1]), days, alerting, source, contract.mapping.is_closed
+                )
                 checks.append(platform_result(key, VOLUME_ANOMALY, outcome, alerts, context.run_id, label))
             if fresh:
                 outcome = freshness(latest_day(con, source), dt.date.today(), alerting)
