@@ -439,3 +439,15 @@ def test_a_line_id_hashed_from_chosen_columns_finds_repeated_lines(tmp_path):
     assert (result.rows_read, result.rows_loaded, result.reasons) == (7, 6, {"duplicate": 1})
     ids = duckdb.sql(f"select order_line_id from '{tmp_path}/lake/raw/orders/*/*.parquet'").fetchall()
     assert all(len(i) == 32 for (i,) in ids) and len(set(ids)) == 6
+
+
+def test_collection_reports_the_value_of_what_it_quarantined(contracts, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    (landing / "orders").mkdir(parents=True)
+    header = "order_line_id,order_id,customer_id,ordered_at,recorded_at,status,product_id,quantity,unit_price"
+    line = "{i},O{i},C1,2026-01-10 08:00:00,2026-01-10 08:00:00,completed,P1,{q},{p}"
+    rows = [line.format(i=1, q=2, p="10.00"), line.format(i=2, q="1.5", p="100.00"), line.format(i=3, q=-1, p="5.00")]
+    (landing / "orders" / "2026-01-10.csv").write_text("\n".join([header, *rows]) + "\n")
+    result = collect_partition(contracts["orders"], dt.date(2026, 1, 10), landing, lake)
+    assert result.reasons == {"inexact_integer:quantity": 1}
+    assert (result.value_read, result.value_quarantined) == (20.0 + 150.0 + 5.0, 150.0)

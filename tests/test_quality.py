@@ -394,3 +394,11 @@ def test_a_yellow_failure_does_not_block(platform):
     assert "marts/kpi_daily" in _materialized(result)
     drift = [a for a in list_alerts(settings.alerts_path) if a.check_name == "schema_drift"]
     assert drift and drift[-1].level == "yellow" and "gift_wrap" in drift[-1].message
+
+
+def test_quarantine_is_weighed_by_value_too():
+    # 3 of 10,000 rows (0.03%) is nothing by count, but they hold 4.5% of the day's value.
+    outcome = quarantine_rate(10_000, 3, CONFIG, value_read=100_000.0, value_quarantined=4_500.0)
+    assert outcome.level == "yellow" and "holding 4.50% of the value" in outcome.message
+    assert quarantine_rate(10_000, 3, CONFIG, value_read=100_000.0, value_quarantined=20_000.0).level == "red"
+    assert quarantine_rate(10_000, 3, CONFIG, value_read=100_000.0, value_quarantined=10.0).passed

@@ -49,6 +49,8 @@ class PartitionResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    value_read: float = 0.0  # sum of the rows' values (contract `value`), as far as they parse
+    value_quarantined: float = 0.0
     raw_path: Path | None = None
     quarantine_path: Path | None = None
 
@@ -219,7 +221,8 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
         ),
         explained as (
             select file_id, record_number, reason, {", ".join(typed_ref.values())},
-                   case when reason is not null and ok then {all_reasons} end as all_reasons
+                   case when reason is not null and ok then {all_reasons} end as all_reasons,
+                   {_value_expr(contract)} as _value
             from judged
         )
         select * from explained
@@ -245,6 +248,13 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     """)
 
 
+def _value_expr(contract: Contract) -> str:
+    """A row's value estimated from its text (so bad rows have one too), or NULL without `value`."""
+    if not contract.value_columns:
+        return "NULL::DOUBLE"
+    return "abs(" + " * ".join(f"try_cast({q('v_' + c)} as DOUBLE)" for c in contract.value_columns) + ")"
+
+
 # ------------------------------------------------------------------ 3. count, then write
 def _count(
     con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile], result: PartitionResult
@@ -264,6 +274,10 @@ def _count(
             result.files[fid].rows_quarantined += n
             reasons[reason] = reasons.get(reason, 0) + n
     result.reasons = dict(sorted(reasons.items()))
+    value_read, value_quarantined = con.execute(
+        "select coalesce(sum(_value), 0), coalesce(sum(_value) filter (where not is_valid), 0) from classified"
+    ).fetchall()[0]
+    result.value_read, result.value_quarantined = float(value_read), float(value_quarantined)
     # Rows read are counted from the input side, independently of how they were classified.
     for fid, n in con.execute("select file_id, count(*) from checked group by file_id").fetchall():
         result.files[fid].rows_read += n

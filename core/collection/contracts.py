@@ -126,6 +126,7 @@ class Contract:
     event_time: str | None = None
     allowed_lateness_days: int = 3
     returns_negate: tuple[str, ...] = ()  # columns negated for returned rows when mapping.returns == status
+    value_columns: tuple[str, ...] = ()  # their product is a row's value (quarantine weighed by value)
     path: Path | None = None
 
     def column(self, name: str) -> Column:
@@ -326,6 +327,10 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
         mapping = parse_mapping(mapping_override, user, base=mapping, columns=set(names))
     columns = _apply_mapping_to_columns(path, columns, mapping)
     returns_negate = tuple(raw.get("returns_negate", ()))
+    value_columns = tuple(raw.get("value", ()))
+    for name in value_columns:
+        if name not in names or columns[names.index(name)].type not in {"integer", "decimal"}:
+            raise _fail(path, "value", f"{name!r} must be an integer or decimal column of the contract")
     if mapping.returns == "status" and "status" not in names:
         raise _fail(path, "mapping.returns", "'status' needs a 'status' column in the contract")
     return Contract(
@@ -338,6 +343,7 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
         event_time=event_time,
         allowed_lateness_days=int(raw.get("allowed_lateness_days", 3)),
         returns_negate=returns_negate,
+        value_columns=value_columns,
         path=path,
     )
 

@@ -31,23 +31,35 @@ class CheckOutcome:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def quarantine_rate(rows_read: int, rows_quarantined: int, config: AlertingConfig) -> CheckOutcome:
+def quarantine_rate(
+    rows_read: int,
+    rows_quarantined: int,
+    config: AlertingConfig,
+    value_read: float = 0.0,
+    value_quarantined: float = 0.0,
+) -> CheckOutcome:
     """yellow above the yellow rate; red above the red rate, once the partition has enough rows
-    for a rate to mean something (a 6-row file with one bad row is yellow, not an outage)."""
-    rate = rows_quarantined / rows_read if rows_read else 0.0
-    metrics = {"quarantine_rate": round(rate, 6), "rows_read": rows_read, "rows_quarantined": rows_quarantined}
-    if rate > config.quarantine_rate.red and rows_read >= config.quarantine_rate.min_rows_for_red:
-        return CheckOutcome(
-            False, "red", f"{rate:.1%} of rows quarantined (red above {config.quarantine_rate.red:.0%})", metrics
-        )
-    if rate > config.quarantine_rate.yellow:
-        return CheckOutcome(
-            False,
-            "yellow",
-            f"{rate:.1%} of rows quarantined (yellow above {config.quarantine_rate.yellow:.0%})",
-            metrics,
-        )
-    return CheckOutcome(True, None, f"{rate:.2%} of rows quarantined", metrics)
+    for a rate to mean something (a 6-row file with one bad row is yellow, not an outage).
+
+    The rate is the larger of the share of rows and, where rows have a value (the contract's
+    `value`, e.g. units x price), the share of value quarantined: a few bad rows that hold a large
+    part of the day's revenue are as serious as many bad rows."""
+    row_rate = rows_quarantined / rows_read if rows_read else 0.0
+    value_share = value_quarantined / value_read if value_read else 0.0
+    rate = max(row_rate, value_share)
+    metrics = {
+        "quarantine_rate": round(row_rate, 6),
+        "rows_read": rows_read,
+        "rows_quarantined": rows_quarantined,
+        "value_share_quarantined": round(value_share, 6) if value_read else None,
+    }
+    what = f"{row_rate:.2%} of rows quarantined" + (f", holding {value_share:.2%} of the value" if value_read else "")
+    thresholds = config.quarantine_rate
+    if rate > thresholds.red and rows_read >= thresholds.min_rows_for_red:
+        return CheckOutcome(False, "red", f"{what} (red above {thresholds.red:.0%})", metrics)
+    if rate > thresholds.yellow:
+        return CheckOutcome(False, "yellow", f"{what} (yellow above {thresholds.yellow:.0%})", metrics)
+    return CheckOutcome(True, None, what, metrics)
 
 
 def schema_drift(

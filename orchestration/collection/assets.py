@@ -136,7 +136,13 @@ def build_collection_asset(
             platform_result(
                 key,
                 QUARANTINE_RATE,
-                quarantine_rate(rows_read, rows_quarantined, alerting),
+                quarantine_rate(
+                    rows_read,
+                    rows_quarantined,
+                    alerting,
+                    sum(r.value_read for r in results),
+                    sum(r.value_quarantined for r in results),
+                ),
                 alerts,
                 context.run_id,
                 label,
