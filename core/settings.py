@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     )
     alerts_path: Path | None = Field(None, description="SQLite file of alerts; default <data_dir>/ops/alerts.sqlite.")
     alert_webhook_url: str | None = Field(None, description="URL that receives every new alert as JSON (POST).")
+    kpi_targets: Path | None = Field(
+        None,
+        description="CSV of the business's monthly KPI targets (kpi,target,direction,unit,description); default: "
+        "the demo's targets (expectations/kpi_targets.csv) for the simulated landing zone, none for your own "
+        "(no met/missed verdicts rather than someone else's targets).",
+    )
     alerting_config: Path = Field(PROJECT_ROOT / "expectations" / "alerting.yaml", description="Levels and thresholds.")
     suites_dir: Path = Field(PROJECT_ROOT / "expectations" / "suites", description="Great Expectations suites.")
     serving_dir: Path | None = Field(
@@ -94,6 +100,10 @@ class Settings(BaseSettings):
         self.landing_dir = self.landing_dir.resolve()
         self.lake_dir = self.lake_dir.resolve()
         self.warehouse_path = self.warehouse_path.resolve()
+        if self.kpi_targets is None and self.landing_dir == self.data_dir / "landing":
+            self.kpi_targets = PROJECT_ROOT / "expectations" / "kpi_targets.csv"
+        if self.kpi_targets is not None:
+            self.kpi_targets = self.kpi_targets.resolve()
         if self.mappings_dir is not None:
             self.mappings_dir = self.mappings_dir.resolve()
         if self.demo_end < self.demo_start:

@@ -13,6 +13,7 @@ import dagster as dg
 from core.collection.contracts import Contract, load_contracts
 from core.quality import AlertingConfig, Suite, load_alerting_config, load_suites
 from core.settings import Settings
+from core.storage.targets import load_kpi_targets
 from orchestration.partitions import daily_partitions
 
 
@@ -23,6 +24,7 @@ class Platform:
     suites: dict[str, Suite]
     alerting: AlertingConfig
     partitions: dg.DailyPartitionsDefinition
+    kpi_targets: list[dict]
 
     @classmethod
     def load(cls, settings: Settings) -> Platform:
@@ -32,4 +34,5 @@ class Platform:
             suites=load_suites(settings.suites_dir),
             alerting=load_alerting_config(settings.alerting_config),
             partitions=daily_partitions(settings),
+            kpi_targets=load_kpi_targets(settings.kpi_targets),
         )

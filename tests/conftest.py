@@ -103,7 +103,12 @@ def build_platform(
         root / "ground_truth",
     )
     settings = Settings(
-        data_dir=root / "data", landing_dir=root / "landing", partitions_start=start, demo_start=start, demo_end=end
+        data_dir=root / "data",
+        landing_dir=root / "landing",
+        partitions_start=start,
+        demo_start=start,
+        demo_end=end,
+        kpi_targets=PROJECT_ROOT / "expectations" / "kpi_targets.csv",  # a business that states its targets
     )
     defs = build_definitions(settings)
     instance = dg.DagsterInstance.ephemeral()

@@ -70,3 +70,22 @@ def test_closed_days_are_not_judged_and_a_quiet_saturday_is_judged_against_satur
     dropped = series.copy()
     dropped[saturday] = 5.0
     assert not worst_day_volume(dropped, [saturday], weekly, "orders", closed).passed, "a real drop still shows"
+
+
+def test_kpi_targets_files_are_checked_and_default_only_for_the_demo(tmp_path):
+    from core.settings import Settings
+    from core.storage.targets import KpiTargetsError, load_kpi_targets
+
+    assert Settings(data_dir=tmp_path).kpi_targets.name == "kpi_targets.csv", "the simulated demo has its targets"
+    assert Settings(data_dir=tmp_path, landing_dir=tmp_path / "mine").kpi_targets is None, "your own data: none"
+    rows = load_kpi_targets(CONTRACTS.parent / "kpi_targets.csv")
+    assert {r["kpi"] for r in rows} >= {"net_revenue", "cac"} and all(
+        r["direction"] in {"higher", "lower"} for r in rows
+    )
+    bad = tmp_path / "targets.csv"
+    bad.write_text("kpi,target,direction\nnet_revenue,lots,higher\n")
+    with pytest.raises(KpiTargetsError, match="line 2: target 'lots' is not a number"):
+        load_kpi_targets(bad)
+    bad.write_text("kpi,target,direction\nnet_revenue,1,up\n")
+    with pytest.raises(KpiTargetsError, match="line 2: direction must be higher or lower"):
+        load_kpi_targets(bad)

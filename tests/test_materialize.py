@@ -214,8 +214,10 @@ def test_a_retail_export_with_returns_by_sign_gives_independently_computed_kpis(
             "select orders, units_sold, sales_amount, returns_amount, net_revenue from marts.kpi_daily"
         ).fetchall()
         customer = con.execute("select count(*) from marts.user_profile where customer_id = '17850'").fetchall()
+        verdicts = con.execute("select count(target), count(meets_target) from marts.kpi_monthly").fetchall()
     orders = kept.loc[quantity > 0, "InvoiceNo"].nunique()
     assert got == [
         (orders, int(quantity[quantity > 0].sum()), sales_amount, returns_amount, sales_amount - returns_amount)
     ], "decimal-exact"
     assert customer == [(1,)], "the float id 17850.0 is customer 17850"
+    assert verdicts == [(0, 0)], "without a targets file no KPI is judged against someone else's targets"

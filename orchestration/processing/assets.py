@@ -1,6 +1,6 @@
 """dbt models as assets in the `processing` group, split by how they are materialised.
 
-- `dbt_views`: seeds and staging views (cheap, unpartitioned).
+- `dbt_views`: staging views (cheap, unpartitioned).
 - `dbt_daily`: incremental models, partitioned by day. A run (or a single-run backfill) passes its
   window to dbt as `start_date`/`end_date` (the environment variables DMP_DBT_START_DATE and
   DMP_DBT_END_DATE, which keep dbt's partial parsing valid); each model replaces exactly that window.
@@ -191,7 +191,7 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         manifest=project.manifest_path,
         project=project,
         name="dbt_views",
-        select="resource_type:seed config.materialized:view",
+        select="config.materialized:view",
         dagster_dbt_translator=translator,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,

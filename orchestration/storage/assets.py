@@ -8,8 +8,10 @@ import dagster as dg
 from core.collection import Contract
 from core.quality import AlertingConfig, Suite, freshness, suite_params, suite_references, validate, worst_day_volume
 from core.storage.reads import lake_values, latest_day, rows_per_day, sample, table_rows
+from core.storage.targets import COLUMNS as TARGET_COLUMNS
+from core.storage.targets import write_kpi_targets
 from core.storage.warehouse import LINEAGE_COLUMNS, LakePartitionMissing, load_days
-from orchestration.metadata import contract_schema, partition_label
+from orchestration.metadata import column_schema, contract_schema, partition_label
 from orchestration.names import WAREHOUSE_POOL
 from orchestration.partitions import run_days
 from orchestration.quality.checks import (
@@ -116,3 +118,34 @@ def build_storage_asset(
         )
 
     return _load
+
+
+KPI_TARGETS_KEY = dg.AssetKey(["reference", "kpi_targets"])
+
+
+def build_kpi_targets_asset(rows: list[dict], source: str | None) -> dg.AssetsDefinition:
+    """reference.kpi_targets from the business's targets file (read when the definitions load)."""
+
+    @dg.asset(
+        key=KPI_TARGETS_KEY,
+        group_name="storage",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb", "csv"},
+        owners=["team:operations"],
+        code_version="kpi-targets-v1",
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description="The business's monthly KPI targets (DMP_KPI_TARGETS); empty without a targets file.",
+        metadata={
+            "source_file": source or "none",
+            "dagster/table_name": "warehouse.reference.kpi_targets",
+            "dagster/column_schema": column_schema(TARGET_COLUMNS.items()),
+        },
+    )
+    def kpi_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as con:
+            written = write_kpi_targets(con, rows)
+        if not written:
+            context.log.warning("no KPI targets file (DMP_KPI_TARGETS): kpi_monthly shows values without verdicts")
+        return dg.MaterializeResult(metadata={"dagster/row_count": written, "kpis": [r["kpi"] for r in rows]})
+
+    return kpi_targets

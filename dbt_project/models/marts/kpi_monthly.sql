@@ -1,4 +1,4 @@
--- Monthly KPIs next to their targets (seed kpi_targets): value, target, gap, whether the target
+-- Monthly KPIs next to their targets (reference.kpi_targets): value, target, gap, whether the target
 -- was met, and for how many consecutive months (up to this one) it has been missed, which the
 -- yellow KPI alert reads. KPIs whose source is missing have a null value and count as neither.
 with daily as (
@@ -134,7 +134,7 @@ compared as (
             else long_format.value <= targets.target
         end as meets_target
     from long_format
-    left join {{ ref('kpi_targets') }} as targets on long_format.kpi = targets.kpi
+    left join {{ source('reference', 'kpi_targets') }} as targets on long_format.kpi = targets.kpi
 ),
 
 streaks as (
