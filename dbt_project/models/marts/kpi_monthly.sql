@@ -1,6 +1,7 @@
 -- Monthly KPIs next to their targets (reference.kpi_targets): value, target, gap, whether the target
 -- was met, and for how many consecutive months (up to this one) it has been missed, which the
--- yellow KPI alert reads. KPIs whose source is missing have a null value and count as neither.
+-- yellow KPI alert reads. KPIs whose source is missing have a null value and count as neither
+-- (active_users falls back to the month's buyers when there are no tracking events).
 with daily as (
     select
         cast({{ dbt.date_trunc('month', 'kpi_date') }} as date) as kpi_month,
@@ -88,7 +89,12 @@ wide as (
         cast(daily.orders as double) as orders,
         cast(daily.sales_amount as double) / nullif(daily.orders, 0) as aov,
         cast(daily.new_customers as double) as new_customers,
-        case when tracking.has_events then cast(coalesce(activity.active_users, 0) as double) end as active_users,
+        -- Active customers: with tracking, anyone with an event; without it (an orders-only
+        -- business), the customers who bought in the month, which is what the data supports.
+        case
+            when tracking.has_events then cast(coalesce(activity.active_users, 0) as double)
+            else cast(repurchase.buyers as double)
+        end as active_users,
         case when tracking.has_events then cast(daily.purchase_sessions as double) / nullif(daily.sessions, 0) end
             as conversion_rate,
         cast(repurchase.returning_buyers as double) / nullif(repurchase.buyers, 0) as repurchase_rate,
