@@ -387,7 +387,7 @@ def test_a_retail_export_needs_only_its_mapping(tmp_path):
     contracts = load_contracts(CONTRACTS, example / "mappings")
     lake = tmp_path / "lake"
     result = collect_partition(contracts["orders"], dt.date(2026, 1, 10), example / "landing", lake)
-    assert (result.rows_read, result.rows_loaded, result.reasons) == (6, 6, {})
+    assert (result.rows_read, result.rows_loaded, result.reasons) == (7, 7, {})
     rows = duckdb.sql(
         f"select order_line_id, order_id, customer_id, status, quantity, unit_price::varchar "
         f"from '{lake}/raw/orders/*/*.parquet' order by _record_number"
@@ -399,9 +399,10 @@ def test_a_retail_export_needs_only_its_mapping(tmp_path):
         ("2026-01-10.csv:4", "536367", None, "completed", 32, "1.690"),
         ("2026-01-10.csv:5", "C536379", "14527", "cancelled", -1, "27.500"),
         ("2026-01-10.csv:6", "536380", "13047", "returned", -2, "2.100"),
+        ("2026-01-10.csv:7", "536381", "12583", "returned", -1, "2.100"),
     ]
     again = collect_partition(contracts["orders"], dt.date(2026, 1, 10), example / "landing", tmp_path / "lake2")
-    assert again.rows_loaded == 6, "derived line ids are the same on a re-run"
+    assert again.rows_loaded == 7, "derived line ids are the same on a re-run"
 
 
 @pytest.mark.parametrize(
@@ -436,9 +437,9 @@ def test_a_line_id_hashed_from_chosen_columns_finds_repeated_lines(tmp_path):
     (landing / "orders" / "2026-01-10.csv").write_text("\n".join([*export, export[1]]) + "\n")  # a line twice
     contract = load_contracts(CONTRACTS, mappings)["orders"]
     result = collect_partition(contract, dt.date(2026, 1, 10), landing, tmp_path / "lake")
-    assert (result.rows_read, result.rows_loaded, result.reasons) == (7, 6, {"duplicate": 1})
+    assert (result.rows_read, result.rows_loaded, result.reasons) == (8, 7, {"duplicate": 1})
     ids = duckdb.sql(f"select order_line_id from '{tmp_path}/lake/raw/orders/*/*.parquet'").fetchall()
-    assert all(len(i) == 32 for (i,) in ids) and len(set(ids)) == 6
+    assert all(len(i) == 32 for (i,) in ids) and len(set(ids)) == 7
 
 
 def test_collection_reports_the_value_of_what_it_quarantined(contracts, tmp_path):

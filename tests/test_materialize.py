@@ -226,9 +226,12 @@ def test_a_retail_export_with_returns_by_sign_gives_independently_computed_kpis(
         ).fetchall()
         customer = con.execute("select count(*) from marts.user_profile where customer_id = '17850'").fetchall()
         verdicts = con.execute("select count(target), count(meets_target) from marts.kpi_monthly").fetchall()
+        profiles = con.execute("select sum(net_revenue) from marts.user_profile").fetchall()[0][0]
     orders = kept.loc[quantity > 0, "InvoiceNo"].nunique()
     assert got == [
         (orders, int(quantity[quantity > 0].sum()), sales_amount, returns_amount, sales_amount - returns_amount)
     ], "decimal-exact"
     assert customer == [(1,)], "the float id 17850.0 is customer 17850"
+    guests = sum(a for a, c in zip(amount, kept["CustomerID"]) if pd.isna(c))
+    assert profiles == sales_amount - returns_amount - guests, "profiles (returns-only customer included) reconcile"
     assert verdicts == [(0, 0)], "without a targets file no KPI is judged against someone else's targets"

@@ -62,10 +62,24 @@ churn as (
     {%- endif %}
 ),
 
+-- Customers whose only lines in the data are returns (they bought before it starts): not buyers
+-- for the segments, but their refunds are part of net revenue, so the profile reconciles with it.
+returns_only as (
+    select
+        order_days.customer_id,
+        cast(sum(order_days.net_amount) as decimal(18, 2)) as net_revenue
+    from {{ ref('int_customer_order_days') }} as order_days
+    left join lifecycle on order_days.customer_id = lifecycle.customer_id
+    where lifecycle.customer_id is null
+    group by order_days.customer_id
+),
+
 everyone as (
     select customer_id from customers
     union
     select customer_id from lifecycle
+    union
+    select customer_id from returns_only
     union
     select customer_id from {{ ref('int_customer_daily_activity') }}
 ),
@@ -80,7 +94,7 @@ final as (
         lifecycle.last_order_date,
         cast(coalesce(lifecycle.orders, 0) as bigint) as orders,
         cast(coalesce(lifecycle.sales_amount, 0) as decimal(18, 2)) as sales_amount,
-        cast(coalesce(lifecycle.net_revenue, 0) as decimal(18, 2)) as net_revenue,
+        cast(coalesce(lifecycle.net_revenue, returns_only.net_revenue, 0) as decimal(18, 2)) as net_revenue,
         lifecycle.recency_days,
         coalesce(lifecycle.lifecycle_stage, 'prospect') as lifecycle_stage,
         cast(lifecycle.r_score as integer) as r_score,
@@ -120,6 +134,7 @@ final as (
     cross join as_of
     left join customers on everyone.customer_id = customers.customer_id
     left join lifecycle on everyone.customer_id = lifecycle.customer_id
+    left join returns_only on everyone.customer_id = returns_only.customer_id
     left join activity on everyone.customer_id = activity.customer_id
     left join latest_nps on everyone.customer_id = latest_nps.customer_id
     left join complaints on everyone.customer_id = complaints.customer_id
