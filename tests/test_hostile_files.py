@@ -69,3 +69,15 @@ def test_hostile_file(case, contracts, tmp_path):
     else:
         assert detail in result.reasons, result.reasons
     assert not any(p in str(result.reasons) for p in PERSONAL)
+
+
+@pytest.mark.parametrize("case", ["gzip_compressed", "utf8_bom", "fullwidth_and_zero_width_header", "jsonl_gzip"])
+def test_schema_drift_reads_the_columns_of_compressed_and_odd_headers(case, contracts):
+    from core.collection import find_files
+    from core.quality import AlertingConfig, files_drift
+
+    source = next(c["source"] for c in CASES if c["case"] == case)
+    files = find_files(CORPUS / case, contracts[source], DAY)
+    outcome = files_drift(contracts[source], files, 2, {}, AlertingConfig())
+    # The file's own column names are read (not compressed bytes or marks): nothing new, nothing retyped.
+    assert outcome.metrics["new_columns"] == [] and outcome.level != "red", outcome.message

@@ -89,6 +89,7 @@ def test_schema_drift_cases():
     assert (new.passed, new.level, new.metrics["new_columns"]) == (False, "yellow", ["coupon"])
     missing = schema_drift(["id", "amount"], expected, {}, CONFIG)
     assert (missing.level, missing.metrics["missing_optional_columns"]) == ("yellow", ["note"])
+    assert "['note'] vanished from the export and load as empty" in missing.message
     retyped = schema_drift(["id", "amount", "note"], expected, {"amount": 0.97}, CONFIG)
     assert (retyped.level, retyped.metrics["retyped_columns"]) == ("red", ["amount"])
 

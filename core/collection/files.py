@@ -14,6 +14,7 @@ import gzip
 import io
 import os
 import shutil
+import unicodedata
 import zlib
 from pathlib import Path
 
@@ -48,6 +49,22 @@ def find_files(landing: Path, contract: Contract, day: dt.date) -> list[Path]:
 GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 SNIFF_BYTES = 1 << 16  # how much of a file's start is looked at for binary content
+
+
+ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def header_name(name: str) -> str:
+    """A column name as exports mean it: Unicode-normalised (NFKC: a full-width `ｑｕａｎｔｉｔｙ` or `１`
+    is plain ASCII), without zero-width characters, trimmed."""
+    return unicodedata.normalize("NFKC", name).translate(ZERO_WIDTH).strip()
+
+
+def open_text(path: Path, encoding: str):
+    """A landing file opened as text, decompressed if it is gzip; a UTF-8 BOM is dropped by header_name."""
+    with path.open("rb") as fh:
+        gz = fh.read(2) == GZIP_MAGIC
+    return (gzip.open if gz else open)(path, "rt", encoding=encoding, errors="replace", newline="")
 
 
 def one_file_per_day(files: list[Path], contract: Contract, day: dt.date) -> None:
@@ -186,7 +203,7 @@ def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -
         with readable.open("r", encoding="utf-8", errors="replace", newline="") as fh:
             first = fh.readline()
         header = next(csv.reader(io.StringIO(first), delimiter=m.delimiter, quotechar=m.quote), [])
-        header = [h.strip() for h in header]
+        header = [header_name(h) for h in header]
         wanted = {m.export_name(c.name) for c in contract.columns}
         if len(header) == 1 and len(wanted) > 1:
             for other in OTHER_DELIMITERS:

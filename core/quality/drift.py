@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
 from core.collection.contracts import Contract
+from core.collection.files import header_name, open_text
 from core.quality.config import AlertingConfig
 from core.quality.rules import CheckOutcome, schema_drift
 
@@ -13,13 +16,10 @@ from core.quality.rules import CheckOutcome, schema_drift
 def export_columns(path: Path, fmt: str, delimiter: str, encoding: str, sample_lines: int = 200) -> list[str]:
     """The columns an export file has: its CSV header, or the keys seen in its first JSON lines."""
     if fmt == "csv":
-        import csv
-        import io
-
-        with path.open("r", encoding=encoding, errors="replace", newline="") as fh:
-            return [h.strip() for h in next(csv.reader(io.StringIO(fh.readline()), delimiter=delimiter), [])]
+        with open_text(path, encoding) as fh:
+            return [header_name(h) for h in next(csv.reader(io.StringIO(fh.readline()), delimiter=delimiter), [])]
     keys: list[str] = []
-    with path.open("r", encoding=encoding, errors="replace") as fh:
+    with open_text(path, encoding) as fh:
         for _, line in zip(range(sample_lines), fh):
             try:
                 record = json.loads(line)

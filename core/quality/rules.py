@@ -81,9 +81,14 @@ def schema_drift(
         )
     if new or missing:
         parts = ([f"new column(s) {new}"] if new else []) + (
-            [f"missing optional column(s) {missing}"] if missing else []
+            [
+                f"optional column(s) {missing} vanished from the export and load as empty (NULL); if they were "
+                "renamed, map the new names with mapping.columns"
+            ]
+            if missing
+            else []
         )
-        return CheckOutcome(False, "yellow", "; ".join(parts) + " compared with the contract", metrics)
+        return CheckOutcome(False, "yellow", "; ".join(parts) + " (compared with the contract)", metrics)
     return CheckOutcome(True, None, "columns match the contract", metrics)
 
 
