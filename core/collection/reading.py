@@ -36,6 +36,8 @@ INTEGER_TEXT = r"[+-]?[0-9]+(\.0*)?"  # an integral value; '12345.0' (a float ex
 DECIMAL_TEXT = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
 
 
+FUTURE_SLACK_DAYS = 1  # how far after the export's day a business time may lie
+
 # A bare NaN or Infinity in a value position (after ':', '[' or ','), which is not JSON.
 BARE_NON_NUMBER = r"[:\[,]\s*-?(NaN|Infinity)\s*[,}\]]"
 
@@ -120,6 +122,16 @@ def rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list
         lo = dt.datetime.combine(day - dt.timedelta(days=contract.allowed_lateness_days), dt.time())
         hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
         rules.append((f"{t} < TIMESTAMP {lit(lo)} or {t} >= TIMESTAMP {lit(hi)}", f"outside_window:{col.name}"))
+    elif col.type in {"timestamp", "date"}:
+        # No business time lies after the export's day: an order placed in 2099 is a typo, not data.
+        # One day of slack for clocks and time zones.
+        latest = day + dt.timedelta(days=FUTURE_SLACK_DAYS + 1)
+        bound = (
+            f"TIMESTAMP {lit(dt.datetime.combine(latest, dt.time()))}"
+            if col.type == "timestamp"
+            else f"DATE {lit(latest)}"
+        )
+        rules.append((f"{t} >= {bound}", f"in_future:{col.name}"))
     return rules
 
 
