@@ -60,8 +60,9 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
     import dagster as dg
 
     from orchestration.definitions import PLATFORM_JOB, build_definitions
+    from orchestration.names import WAREHOUSE_POOL
     from orchestration.partitions import range_tags
-    from orchestration.recovery import host_tags, reap_dead_runs
+    from orchestration.recovery import host_tags, reap_dead_runs, slot_holders
 
     ensure_dagster_home()
     start, end = start or settings.demo_start, end or settings.demo_end
@@ -69,6 +70,9 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
     job = defs.resolve_job_def(PLATFORM_JOB)
     with dg.DagsterInstance.get() as instance:
         reap_dead_runs(instance, log=lambda message: print(f"      {message}"))
+        holders = slot_holders(instance, WAREHOUSE_POOL)
+        if holders:
+            print(f"      the warehouse slot is held by {', '.join(holders)}: this run's warehouse steps wait for it")
         return job.execute_in_process(
             instance=instance,
             tags={**range_tags(start, end), **host_tags()},

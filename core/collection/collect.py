@@ -35,6 +35,7 @@ FILE_STRIDE = 1000000000000
 class FileStats:
     file: str
     bytes: int
+    path: Path | None = None  # the landing file
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -100,7 +101,7 @@ def _stage_files(
         except duckdb.Error as exc:
             raise _unreadable(path, contract, exc) from None
         staged.append(_StagedFile(path, readable, records_sql, originals_sql, rejects))
-        result.files.append(FileStats(file=path.name, bytes=path.stat().st_size))
+        result.files.append(FileStats(file=path.name, bytes=path.stat().st_size, path=path))
     return staged
 
 

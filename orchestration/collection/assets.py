@@ -3,7 +3,7 @@
 import dagster as dg
 import pydantic
 
-from core.collection import Contract, PartitionResult, collect_partitions, find_files
+from core.collection import Contract, PartitionResult, collect_partitions
 from core.quality import AlertingConfig, files_drift, quarantine_rate
 from orchestration.metadata import contract_schema, partition_label
 from orchestration.partitions import run_days
@@ -131,7 +131,7 @@ def build_collection_asset(
             for f in r.files
         ]
         label = partition_label([r.day for r in results])
-        landed = [path for r in results for path in find_files(lake.landing, contract, r.day)]
+        landed = [f.path for r in results for f in r.files]  # the files collection already found
         checks = [
             platform_result(
                 key,
