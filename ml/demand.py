@@ -185,10 +185,21 @@ def training_set(panel: Panel, last_origin_target: int, params: DemandParams) ->
     return pd.concat(frames, ignore_index=True)
 
 
+def informative_features(train: pd.DataFrame) -> list[str]:
+    """The features with at least two distinct known values in the training samples.
+
+    Without a product catalogue, price, promotion and category are unknown everywhere (all NaN):
+    gradient boosting cannot bin a column with no value, and a constant column can never split, so
+    such columns are left out of the model (the model records the features it uses).
+    """
+    return [f for f in FEATURES if train[f].dropna().nunique() > 1]
+
+
 def fit(train: pd.DataFrame, params: DemandParams, offset: float = 0.0) -> DemandModel:
     level = level_of(train)
+    features = informative_features(train)
     # Ratios to the level, weighted by the level: errors count in units, as in WAPE.
-    x, y = design(train, FEATURES), train["y"].to_numpy(dtype=float) / level
+    x, y = design(train, features), train["y"].to_numpy(dtype=float) / level
     models = {}
     for q in QUANTILES:
         m = HistGradientBoostingRegressor(
@@ -215,7 +226,7 @@ def fit(train: pd.DataFrame, params: DemandParams, offset: float = 0.0) -> Deman
     with limited_threads():
         mean_model.fit(x, y, sample_weight=level)
     trained_through = str(max(train["target_date"]))
-    return DemandModel(models, mean_model, offset, list(FEATURES), params.horizon_days, trained_through)
+    return DemandModel(models, mean_model, offset, features, params.horizon_days, trained_through)
 
 
 @dataclass

@@ -119,6 +119,31 @@ def test_seasonal_naive_repeats_the_last_week():
     assert list(naive) == list(units[0, origin + 1 : origin + 15]), "a weekly pattern is forecast exactly"
 
 
+def test_demand_trains_without_a_product_catalogue():
+    """Orders only: price, promotion and category are unknown (NaN) everywhere. The model leaves
+    them out, trains, and its forecast is finite and beats seasonal naive on a weekly pattern."""
+    rng = np.random.default_rng(3)
+    n, days = 6, pd.date_range("2026-01-01", periods=140, freq="D")
+    weekly = np.array([1, 1, 2, 2, 3, 6, 5], dtype=float)
+    units = rng.poisson(np.outer(np.arange(1, n + 1), np.tile(weekly, 20))).astype(float)
+    unknown = np.full((n, len(days)), np.nan)
+    panel = dm.Panel(
+        np.array([f"P{i}" for i in range(n)], dtype=object),
+        days,
+        units,
+        unknown,
+        np.zeros_like(units),
+        np.zeros_like(units),
+        np.full(n, np.nan),
+    )
+    result, model = dm.backtest(panel, dm.DemandParams())
+    assert not {"price_ratio", "on_promotion", "promo_pct", "category_code"} & set(model.features)
+    assert {"naive", "mean_28", "dow"} <= set(model.features)
+    out = dm.forecast(model, panel, 28)
+    assert np.isfinite(out[["p10", "p50", "p90", "expected_units"]].to_numpy()).all()
+    assert result.metrics["mase"] < 1, result.metrics
+
+
 # ----------------------------------------------------------------------- on the simulated platform
 def test_features_are_point_in_time(platform, tmp_path):
     """Changing or deleting every row on or after the cutoff leaves the features unchanged."""
