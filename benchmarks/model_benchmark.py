@@ -57,12 +57,13 @@ def _step(name: str, warehouse: str, queue) -> None:
         frame = pd.read_parquet(features_file)
         train = frame[frame["role"] == "training"]
         model = rt.fit(train, rt.RetentionParams())
-        rule = rt.RecencyFrequencyRule().fit(train)
+        baselines = rt.Baselines().fit(train)
         if name == "retention_training":
-            result, _, _ = rt.evaluate(model, rule, frame[frame["role"] == "evaluation"])
+            result, _, _ = rt.evaluate(model, baselines, frame[frame["role"] == "evaluation"])
             info = {
                 "training_rows": len(train),
                 "roc_auc": round(result.model["roc_auc"], 4),
+                "baseline": result.baseline_name,
                 "baseline_roc_auc": round(result.baseline["roc_auc"], 4),
             }
         else:

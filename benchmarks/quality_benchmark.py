@@ -75,7 +75,7 @@ def main() -> int:
     m = contract.mapping
     found = []
     for path in find_files(landing, contract, DAY):
-        found += [c for c in export_columns(path, m.format, m.delimiter, m.encoding) if c not in found]
+        found += [c for c in export_columns(path, m) if c not in found]
     schema_drift(found, {m.export_name(c.name): c.required for c in contract.columns}, {}, config)
     con = duckdb.connect(str(work / "warehouse.duckdb"), read_only=True)
     frame = con.execute(

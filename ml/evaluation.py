@@ -18,17 +18,23 @@ def limited_threads(n: int = 1):
     return threadpool_limits(limits=n, user_api="openmp")
 
 
+def top_decile_lift(y: np.ndarray, score: np.ndarray) -> float:
+    """The positive rate in the tenth with the highest scores, divided by the base rate."""
+    y, score = np.asarray(y, dtype=int), np.asarray(score, dtype=float)
+    top = np.argsort(-score, kind="stable")[: max(1, len(score) // 10)]
+    base = float(y.mean())
+    return float(y[top].mean() / base) if base > 0 else float("nan")
+
+
 def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """ROC AUC, PR AUC, Brier score and the lift of the top decile (rate there / base rate)."""
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
-    order = np.argsort(-p, kind="stable")
-    top = order[: max(1, len(order) // 10)]
     base = float(y.mean())
     return {
         "roc_auc": float(roc_auc_score(y, p)),
         "pr_auc": float(average_precision_score(y, p)),
         "brier": float(brier_score_loss(y, p)),
-        "top_decile_lift": float(y[top].mean() / base) if base > 0 else float("nan"),
+        "top_decile_lift": top_decile_lift(y, p),
         "base_rate": base,
         "n": int(len(y)),
     }
@@ -105,8 +111,11 @@ def markdown_image(png_base64: str, title: str) -> str:
     return f"![{title}](data:image/png;base64,{png_base64})"
 
 
-def roc_and_calibration_chart(y: np.ndarray, curves: dict[str, np.ndarray]) -> str:
-    """ROC curves and a calibration plot of each named prediction, as a base64 PNG."""
+def roc_and_calibration_chart(
+    y: np.ndarray, curves: dict[str, np.ndarray], rankings: dict[str, np.ndarray] | None = None
+) -> str:
+    """ROC curves and a calibration plot of each named prediction, as a base64 PNG; `rankings`
+    (scores that are not probabilities) appear in the ROC plot only."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,6 +127,9 @@ def roc_and_calibration_chart(y: np.ndarray, curves: dict[str, np.ndarray]) -> s
         roc_ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, p):.3f})")
         cal = calibration_table(y, p)
         cal_ax.plot(cal["mean_predicted"], cal["observed_rate"], marker="o", label=name)
+    for name, score in (rankings or {}).items():
+        fpr, tpr, _ = roc_curve(y, score)
+        roc_ax.plot(fpr, tpr, linestyle="--", label=f"{name} (AUC {roc_auc_score(y, score):.3f})")
     roc_ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
     roc_ax.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
     cal_ax.plot([0, 1], [0, 1], color="grey", linestyle=":")

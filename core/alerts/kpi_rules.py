@@ -106,6 +106,8 @@ def kpi_daily_anomaly(daily: pd.DataFrame, config: AlertingConfig) -> tuple[Chec
     """
     if daily.empty:
         return CheckOutcome(True, None, "no days yet"), None
+    if "orders" not in config.volume.sources:
+        return CheckOutcome(True, None, "not judged: orders is not among volume.sources"), None
     daily = daily.set_index(pd.to_datetime(daily["kpi_date"]).dt.date)
     last = daily.index.max()
     window = daily[(daily.index < last) & (daily.index >= last - dt.timedelta(days=config.volume.trailing_days))]

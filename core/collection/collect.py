@@ -125,7 +125,7 @@ def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
     """`malformed`: the CSV lines DuckDB could not split into the header's columns (JSON lines have none
     here: a line that is not an object is judged with the records). Undecodable bytes are a file problem."""
     m = contract.mapping
-    if m.format == "jsonl":
+    if m.reads_lines:
         malformed = (
             "select NULL::INTEGER as file_id, NULL::BIGINT as record_number, NULL::BIGINT as line_number, "
             "NULL::VARCHAR as raw_record, NULL::VARCHAR as reason, NULL::VARCHAR as detail limit 0"
@@ -209,6 +209,8 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     parsed = "(" + " union all ".join(f.records_sql for f in staged) + ")"
     cleaned_cols = ", ".join(f"{cleaned[c.name]} as {q('v_' + c.name)}" for c in cols)
     typed_cols = ", ".join(f"{typed_expr[c.name]} as {q('t_' + c.name)}" for c in cols)
+    if m.spans_days:
+        parsed = _records_of_the_day(con, contract, day, staged, parsed, cleaned, typed_expr)
     con.execute(f"""
         CREATE TEMP TABLE checked AS
         with cleaned as (
@@ -249,11 +251,60 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     """)
 
 
+def _records_of_the_day(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    day: dt.date,
+    staged: list[_StagedFile],
+    parsed: str,
+    cleaned: dict[str, str],
+    typed_expr: dict[str, str],
+) -> str:
+    """A many-day export (file_glob without `{date}`): a table of the day's records only.
+
+    A record belongs to the day its event time falls on (UTC, as the outside_window rule judges
+    it). A record whose event time is missing or unreadable, and a line that could not be split
+    into fields, cannot be placed by its time: it belongs to its file's first day (the earliest
+    event time in the file), where it is quarantined, so every record still lands in exactly one
+    partition of the file's range. Only the event time is typed for the whole file; every other
+    rule runs on the day's records.
+    """
+    event = contract.event_time
+    v = q("v_" + event)
+    con.execute(f"""
+        CREATE TEMP TABLE placed AS
+        select * exclude ({v}), case when ok then cast({typed_expr[event]} as DATE) end as _day
+        from (select *, {cleaned[event]} as {v} from {parsed})
+    """)
+    firsts = dict(con.execute("select file_id, min(_day) from placed group by file_id").fetchall())
+    for fid, f in enumerate(staged):
+        if firsts.get(fid) is None:
+            raise FileProblem(
+                f.path,
+                f"no record has a readable {event} ({contract.mapping.export_name(event)!r}), which splits a "
+                "many-day export into days",
+                "check mapping.timestamp_formats (and mapping.columns) against the export",
+            )
+    home = ", ".join(str(fid) for fid, first in firsts.items() if first == day) or "-1"
+    con.execute(f"DELETE FROM malformed WHERE file_id NOT IN ({home})")
+    con.execute(f"""
+        CREATE TEMP TABLE day_records AS
+        select * exclude (_day) from placed
+        where _day = DATE {lit(day)} or (_day is null and file_id in ({home}))
+    """)
+    return "day_records"
+
+
 def _value_expr(contract: Contract) -> str:
     """A row's value estimated from its text (so bad rows have one too), or NULL without `value`."""
-    if not contract.value_columns:
-        return "NULL::DOUBLE"
-    return "abs(" + " * ".join(f"try_cast({q('v_' + c)} as DOUBLE)" for c in contract.value_columns) + ")"
+    product = (
+        "abs(" + " * ".join(f"try_cast({q('v_' + c)} as DOUBLE)" for c in contract.value_columns) + ")"
+        if contract.value_columns
+        else "NULL::DOUBLE"
+    )
+    if contract.value_amount is None:
+        return product
+    return f"coalesce(abs(try_cast({q('v_' + contract.value_amount)} as DOUBLE)), {product})"
 
 
 # ------------------------------------------------------------------ 3. count, then write
@@ -282,10 +333,12 @@ def _count(
     # Rows read are counted from the input side, independently of how they were classified.
     for fid, n in con.execute("select file_id, count(*) from checked group by file_id").fetchall():
         result.files[fid].rows_read += n
-    if contract.mapping.format == "csv":
-        for fid, f in enumerate(staged):
-            result.files[fid].rows_read += con.execute(f"select count(DISTINCT line) from {f.rejects}").fetchone()[0]
+    if not contract.mapping.reads_lines:
+        for fid, n in con.execute("select file_id, count(DISTINCT line_number) from malformed group by all").fetchall():
+            result.files[fid].rows_read += n
     for fid, f in enumerate(staged):
+        if contract.mapping.spans_days:
+            continue  # a day of a many-day export may hold no record at all
         if result.files[fid].rows_read == 0 and has_data_lines(f.readable, contract.mapping.format):
             raise FileProblem(
                 f.path,

@@ -22,7 +22,19 @@ import yaml
 
 TYPES = {"string", "integer", "decimal", "timestamp", "date", "boolean"}
 FORMATS = {"csv", "jsonl"}
-COLUMN_KEYS = {"name", "type", "required", "allowed", "min", "max", "pattern", "description", "pii", "scale"}
+COLUMN_KEYS = {
+    "name",
+    "type",
+    "required",
+    "required_unless",
+    "allowed",
+    "min",
+    "max",
+    "pattern",
+    "description",
+    "pii",
+    "scale",
+}
 MAPPING_KEYS = {
     "file_glob",
     "delimiter",
@@ -46,6 +58,7 @@ MAPPING_KEYS = {
     "cancelled_when",
     "closed_days",
 }
+WHITESPACE = "whitespace"  # mapping.delimiter for fields separated by runs of blanks (fixed-width reports)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_SCALE = 12  # decimal places a mapping may declare (DECIMAL(18, scale))
 
@@ -66,6 +79,7 @@ class Column:
     description: str = ""
     pii: bool = False
     scale: int = 2
+    required_unless: str | None = None  # required unless this other column has a value
 
     @property
     def sql_type(self) -> str:
@@ -114,6 +128,20 @@ class Mapping:
     def export_name(self, column: str) -> str:
         return self.columns.get(column, column)
 
+    @property
+    def spans_days(self) -> bool:
+        """The file_glob has no `{date}`: one export holds many days, and each day's partition takes
+        the records whose event time falls on it."""
+        return "{date}" not in self.file_glob
+
+    @property
+    def reads_lines(self) -> bool:
+        """Records are read as whole lines and split here (JSON lines, blank-separated fields)."""
+        return self.format == "jsonl" or self.delimiter == WHITESPACE
+
+    def day_glob(self, day: dt.date) -> str:
+        return self.file_glob.replace("{date}", day.isoformat())
+
 
 @dataclass(frozen=True)
 class Contract:
@@ -127,6 +155,7 @@ class Contract:
     allowed_lateness_days: int = 3
     returns_negate: tuple[str, ...] = ()  # columns negated for returned rows when mapping.returns == status
     value_columns: tuple[str, ...] = ()  # their product is a row's value (quarantine weighed by value)
+    value_amount: str | None = None  # a column holding the row's value itself, used where it has one
     path: Path | None = None
 
     def column(self, name: str) -> Column:
@@ -173,6 +202,7 @@ def _parse_column(path: Path, i: int, raw: Any) -> Column:
         description=str(raw.get("description", "")),
         pii=bool(raw.get("pii", False)),
         scale=int(raw.get("scale", 2)),
+        required_unless=raw.get("required_unless"),
     )
 
 
@@ -213,10 +243,12 @@ def parse_mapping(path: Path, raw: Any, base: Mapping | None = None, columns: se
     m = Mapping(**merged)
     if m.format not in FORMATS:
         raise _fail(path, "mapping.format", f"{m.format!r} is not one of {sorted(FORMATS)}")
-    if len(m.delimiter) != 1:
-        raise _fail(path, "mapping.delimiter", f"must be one character, got {m.delimiter!r}")
-    if "{date}" not in m.file_glob:
-        raise _fail(path, "mapping.file_glob", f"must contain '{{date}}' (the partition day), got {m.file_glob!r}")
+    if len(m.delimiter) != 1 and m.delimiter != WHITESPACE:
+        raise _fail(
+            path, "mapping.delimiter", f"must be one character or {WHITESPACE!r} (runs of blanks), got {m.delimiter!r}"
+        )
+    if not isinstance(m.file_glob, str) or not m.file_glob.strip() or "/" in m.file_glob:
+        raise _fail(path, "mapping.file_glob", f"must be a file name pattern (no '/'), got {m.file_glob!r}")
     if m.returns not in {"negative_quantity", "status", "sign"}:
         raise _fail(path, "mapping.returns", f"must be 'negative_quantity', 'status' or 'sign', got {m.returns!r}")
     try:
@@ -316,6 +348,14 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
     event_time = raw.get("event_time")
     if event_time is not None and event_time not in names:
         raise _fail(path, "event_time", f"{event_time!r} is not among the columns")
+    for col in columns:
+        if col.required_unless is not None and (col.required or col.required_unless not in names):
+            raise _fail(
+                path,
+                f"columns ({col.name})",
+                f"required_unless names {col.required_unless!r}: it must be another column, and the column "
+                "must not also be required: true",
+            )
     mapping = parse_mapping(path, raw.get("mapping"), columns=set(names))
     if mapping_override is not None and mapping_override.exists():
         try:
@@ -331,6 +371,16 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
     for name in value_columns:
         if name not in names or columns[names.index(name)].type not in {"integer", "decimal"}:
             raise _fail(path, "value", f"{name!r} must be an integer or decimal column of the contract")
+    value_amount = raw.get("value_amount")
+    if value_amount is not None and (value_amount not in names or columns[names.index(value_amount)].type != "decimal"):
+        raise _fail(path, "value_amount", f"{value_amount!r} must be a decimal column of the contract")
+    if mapping.spans_days and event_time is None:
+        raise _fail(
+            mapping_override or path,
+            "mapping.file_glob",
+            f"{mapping.file_glob!r} has no '{{date}}', so a file holds many days and is split by event time, "
+            f"but {raw['source']} has no event_time column; put '{{date}}' in the file name pattern",
+        )
     if mapping.returns == "status" and "status" not in names:
         raise _fail(path, "mapping.returns", "'status' needs a 'status' column in the contract")
     return Contract(
@@ -344,6 +394,7 @@ def load_contract(path: Path, mapping_override: Path | None = None) -> Contract:
         allowed_lateness_days=int(raw.get("allowed_lateness_days", 3)),
         returns_negate=returns_negate,
         value_columns=value_columns,
+        value_amount=value_amount,
         path=path,
     )
 

@@ -18,7 +18,7 @@ import unicodedata
 import zlib
 from pathlib import Path
 
-from core.collection.contracts import Contract
+from core.collection.contracts import WHITESPACE, Contract, Mapping
 
 OTHER_DELIMITERS = [",", ";", "\t", "|"]
 
@@ -41,7 +41,7 @@ def find_files(landing: Path, contract: Contract, day: dt.date) -> list[Path]:
     folder = landing / contract.source
     if not folder.is_dir():
         return []
-    pattern = contract.mapping.file_glob.replace("{date}", day.isoformat())
+    pattern = contract.mapping.day_glob(day)
     matches = {*folder.glob(pattern), *folder.glob(pattern + ".gz")}
     return sorted(p for p in matches if p.is_file())
 
@@ -60,6 +60,15 @@ def header_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name).translate(ZERO_WIDTH).strip()
 
 
+def header_fields(line: str, mapping: Mapping) -> list[str]:
+    """The column names of a CSV header line, split as the mapping says and normalised."""
+    if mapping.delimiter == WHITESPACE:
+        fields = line.split()
+    else:
+        fields = next(csv.reader(io.StringIO(line), delimiter=mapping.delimiter, quotechar=mapping.quote), [])
+    return [header_name(h) for h in fields]
+
+
 def open_text(path: Path, encoding: str):
     """A landing file opened as text, decompressed if it is gzip; a UTF-8 BOM is dropped by header_name."""
     with path.open("rb") as fh:
@@ -74,8 +83,7 @@ def one_file_per_day(files: list[Path], contract: Contract, day: dt.date) -> Non
         names = ", ".join(p.name for p in files[:10]) + (" ..." if len(files) > 10 else "")
         raise FileProblem(
             files[0].parent,
-            f"{len(files)} files match {contract.mapping.file_glob.replace('{date}', day.isoformat())!r} "
-            f"for {day}: {names}",
+            f"{len(files)} files match {contract.mapping.day_glob(day)!r} for {day}: {names}",
             "keep one export per day in the landing zone (move copies elsewhere), or set "
             "mapping.multiple_files: true if the export really writes several files a day",
         )
@@ -202,10 +210,9 @@ def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -
     if m.format == "csv":
         with readable.open("r", encoding="utf-8", errors="replace", newline="") as fh:
             first = fh.readline()
-        header = next(csv.reader(io.StringIO(first), delimiter=m.delimiter, quotechar=m.quote), [])
-        header = [header_name(h) for h in header]
+        header = header_fields(first, m)
         wanted = {m.export_name(c.name) for c in contract.columns}
-        if len(header) == 1 and len(wanted) > 1:
+        if len(header) == 1 and len(wanted) > 1 and m.delimiter != WHITESPACE:
             for other in OTHER_DELIMITERS:
                 if other != m.delimiter and other in header[0]:
                     raise FileProblem(
@@ -215,10 +222,13 @@ def _check_text(original: Path, path: Path, contract: Contract, workdir: Path) -
                         f"set mapping.delimiter: {other!r} in the mapping for {contract.source}",
                     )
         supplied = set(m.constants) | set(m.derived_keys)
+        present = set(header) | {m.export_name(c) for c in supplied}
         missing = [
-            m.export_name(c.name)
+            m.export_name(c.name) + (f" (or {m.export_name(c.required_unless)})" if c.required_unless else "")
             for c in contract.columns
-            if c.required and m.export_name(c.name) not in header and c.name not in supplied
+            if (c.required or c.required_unless)
+            and m.export_name(c.name) not in present
+            and (c.required_unless is None or m.export_name(c.required_unless) not in present)
         ]
         # The first line is named only by the contract columns it holds: in a file without a header
         # line it is a data row, and its values (e-mails, phones) must not reach a message or a log.

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from core.collection.contracts import Column, Contract
+from core.collection.contracts import WHITESPACE, Column, Contract
 from core.storage.sql import lit, q
 
 
@@ -96,6 +96,8 @@ def rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list
     rules: list[tuple[str, str]] = []
     if col.required:
         rules.append((f"{v} is null", f"missing_required:{col.name}"))
+    if col.required_unless is not None:
+        rules.append((f"{v} is null and {q('v_' + col.required_unless)} is null", f"missing_required:{col.name}"))
     # A number the column's type cannot hold exactly has its own reason, before the generic one.
     if col.type == "integer":
         inexact = f"{v} is not null and {t} is null and regexp_full_match({v}, {lit(DECIMAL_TEXT)})"
@@ -161,6 +163,9 @@ def read_sql(
     """
     m = contract.mapping
     rejects, table = f"rejects_{file_id}", f"src_{file_id}"
+    if m.format == "csv" and m.delimiter == WHITESPACE:
+        assert header is not None
+        return _blank_separated_sql(path, contract, header, file_id, file_name or path.name, table) + (rejects,)
     if m.format == "csv":
         assert header is not None
         cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
@@ -186,12 +191,7 @@ def read_sql(
         )
         raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, {raw} as raw_record from {table}"
         return load, select, raw_select, rejects
-    # Blank lines are skipped; only lines that start with a blank character need the trim.
-    load = (
-        f"CREATE TEMP TABLE {table} AS select line from read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, "
-        f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576) "
-        f"where line is not null and not (ascii(line) <= 32 and trim(line) = '')"
-    )
+    load = _lines_table(path, table)
     # A record is a line holding one JSON object. Each line is checked once (json_valid; a line
     # starting with '{' that is valid JSON is an object, so json_type runs only for the odd rest),
     # then every contract column is taken in one parse with from_json into a struct of VARCHARs.
@@ -213,6 +213,43 @@ def read_sql(
     )
     raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
     return load, select, raw_select, rejects
+
+
+def _lines_table(path: Path, table: str) -> str:
+    """SQL loading a file's non-blank lines, in order, one VARCHAR per line (no quoting, no splitting)."""
+    # Blank lines are skipped; only lines that start with a blank character need the trim.
+    return (
+        f"CREATE TEMP TABLE {table} AS select line from read_csv({lit(path)}, columns={{'line': 'VARCHAR'}}, "
+        f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576) "
+        f"where line is not null and not (ascii(line) <= 32 and trim(line) = '')"
+    )
+
+
+def _blank_separated_sql(
+    path: Path, contract: Contract, header: list[str], file_id: int, file_name: str, table: str
+) -> tuple[str, str, str]:
+    """Fields separated by runs of blanks (spaces or tabs), leading and trailing blanks ignored: the
+    fixed-width reports of older systems (e.g. the CDNOW purchase log). The first line is the header;
+    a line with another number of fields than the header is malformed. The original line is kept."""
+    m = contract.mapping
+    position = {h: i + 1 for i, h in enumerate(header)}
+    fields = []
+    for c in contract.columns:
+        name = m.export_name(c.name)
+        derived = derived_field(contract, c.name, file_name, "record_number", lambda h: f"parts[{position[h]}]")
+        if name in position and c.name not in m.derived_keys:
+            expr = f"parts[{position[name]}]"
+        else:
+            expr = derived or "NULL::VARCHAR"
+        fields.append(f"{expr} as {q('x_' + c.name)}")
+    # rowid 0 is the header line, so rowid is the record number of a data line.
+    select = (
+        f"select {file_id} as file_id, record_number, {', '.join(fields)}, len(parts) = {len(header)} as ok from ("
+        f"select rowid as record_number, regexp_split_to_array(trim(line, ' \t'), '[ \t]+') as parts "
+        f"from {table} where rowid > 0)"
+    )
+    raw_select = f"select {file_id} as file_id, rowid as record_number, line as raw_record from {table} where rowid > 0"
+    return _lines_table(path, table), select, raw_select
 
 
 def json_key(name: str) -> str:

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
-from core.collection.contracts import Contract
-from core.collection.files import header_name, open_text
+from core.collection.contracts import Contract, Mapping
+from core.collection.files import header_fields, open_text
 from core.quality.config import AlertingConfig
 from core.quality.rules import CheckOutcome, schema_drift
 
 
-def export_columns(path: Path, fmt: str, delimiter: str, encoding: str, sample_lines: int = 200) -> list[str]:
+def export_columns(path: Path, mapping: Mapping, sample_lines: int = 200) -> list[str]:
     """The columns an export file has: its CSV header, or the keys seen in its first JSON lines."""
-    if fmt == "csv":
-        with open_text(path, encoding) as fh:
-            return [header_name(h) for h in next(csv.reader(io.StringIO(fh.readline()), delimiter=delimiter), [])]
+    if mapping.format == "csv":
+        with open_text(path, mapping.encoding) as fh:
+            return header_fields(fh.readline(), mapping)
     keys: list[str] = []
-    with open_text(path, encoding) as fh:
+    with open_text(path, mapping.encoding) as fh:
         for _, line in zip(range(sample_lines), fh):
             try:
                 record = json.loads(line)
@@ -38,7 +36,7 @@ def files_drift(
     expected = {m.export_name(c.name): c.required for c in contract.columns}
     found: list[str] = []
     for path in files:
-        found.extend(c for c in export_columns(path, m.format, m.delimiter, m.encoding) if c not in found)
+        found.extend(c for c in export_columns(path, m) if c not in found)
     invalid: dict[str, float] = {}
     for reason, n in reasons.items():
         kind, _, column = reason.partition(":")

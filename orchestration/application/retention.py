@@ -1,5 +1,5 @@
 """The retention model as assets: point-in-time features behind a blocking check, a candidate
-evaluated against the recency/frequency baseline and the champion, the champion promoted through
+evaluated against the strongest simple baseline and the champion, the champion promoted through
 the gate, and the champion's churn scores.
 
     retention_features --(checks)--> retention_candidate --(promotion_gate)--> retention_model
@@ -172,8 +172,9 @@ def _read_retention(warehouse: WarehouseResource) -> pd.DataFrame:
             PROMOTION_GATE,
             asset=key("retention_candidate"),
             blocking=True,
-            description="Red when the candidate does not beat the recency/frequency "
-            "baseline; yellow when it does but not the champion.",
+            description="Red when the candidate does not beat the strongest simple baseline "
+            "(recency, frequency, recency/frequency buckets, RFM logistic); yellow when it does but not "
+            "the champion.",
         )
     ],
     description="Retention candidate: trained on past cutoffs, evaluated with the baseline and the champion on a later cutoff.",
@@ -203,8 +204,8 @@ def retention_candidate(
         config.random_state,
     )
     model = rt.fit(train, params)
-    rule = rt.RecencyFrequencyRule().fit(train[train["label"].notna()])
-    result, p_model, p_rule = rt.evaluate(model, rule, evaluation, seed=config.random_state)
+    baselines = rt.Baselines().fit(train)
+    result, p_model, scores = rt.evaluate(model, baselines, evaluation, seed=config.random_state)
     window = {
         "training_cutoffs": sorted(str(c) for c in train["cutoff"].unique()),
         "evaluation_cutoff": str(evaluation["cutoff"].iloc[0]),
@@ -221,7 +222,7 @@ def retention_candidate(
     stored = store.save(
         RETENTION,
         identity,
-        {"model": model, "baseline": rule},
+        {"model": model, "baselines": baselines},
         {
             "metrics": result.as_dict(),
             "training_window": window,
@@ -242,7 +243,9 @@ def retention_candidate(
         stored.version, champion.version if champion else None, ok_base, beats_champion, base_reason, champion_reason
     )
     chart = roc_and_calibration_chart(
-        labelled["label"].astype(int).to_numpy(), {"model": p_model, "recency/frequency rule": p_rule}
+        labelled["label"].astype(int).to_numpy(),
+        {"model": p_model, "rf_bucket": scores["rf_bucket"], "rfm_logistic": scores["rfm_logistic"]},
+        {"recency": scores["recency"], "frequency": scores["frequency"]},
     )
     severity = dg.AssetCheckSeverity.ERROR if not ok_base else dg.AssetCheckSeverity.WARN
     return dg.MaterializeResult(
@@ -252,7 +255,9 @@ def retention_candidate(
             "pr_auc": result.model["pr_auc"],
             "brier": result.model["brier"],
             "top_decile_lift": result.model["top_decile_lift"],
+            "baseline": result.baseline_name,
             "baseline_roc_auc": result.baseline["roc_auc"],
+            **{f"baseline_roc_auc/{name}": auc for name, auc in result.baseline_aucs.items()},
             "baseline_pr_auc": result.baseline["pr_auc"],
             "baseline_brier": result.baseline["brier"],
             "baseline_top_decile_lift": result.baseline["top_decile_lift"],

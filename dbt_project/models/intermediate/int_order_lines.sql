@@ -35,12 +35,12 @@ final as (
         discount_amount,
         order_channel,
         original_line_id,
-        cast(case when status = 'completed' then quantity * unit_price else 0 end as decimal(18, 2)) as gross_amount,
+        cast(case when status = 'completed' then line_amount else 0 end as decimal(18, 2)) as gross_amount,
         cast(case when status = 'completed' then discount_amount else 0 end as decimal(18, 2)) as sale_discount_amount,
-        cast(case when status = 'returned' then -(quantity * unit_price - discount_amount) else 0 end as decimal(18, 2))
+        cast(case when status = 'returned' then -(line_amount - discount_amount) else 0 end as decimal(18, 2))
             as return_amount,
         cast(
-            case when status in ('completed', 'returned') then quantity * unit_price - discount_amount else 0 end
+            case when status in ('completed', 'returned') then line_amount - discount_amount else 0 end
             as decimal(18, 2)
         ) as net_amount,
         ingested_date

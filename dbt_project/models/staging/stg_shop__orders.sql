@@ -15,6 +15,8 @@ renamed as (
         product_id,
         quantity,
         unit_price,
+        -- The line's amount before discount: stated by the export, or units x unit price.
+        coalesce(line_amount, quantity * unit_price) as line_amount,
         coalesce(discount_amount, 0) as discount_amount,
         order_channel,
         original_line_id,
