@@ -143,11 +143,28 @@ def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
                     f"line {line} (and {bad - 1} more) holds bytes that are not valid {m.encoding}",
                     "set mapping.encoding to the export's encoding (e.g. latin-1, gbk), or re-export as UTF-8",
                 )
-            parts.append(
-                f"select {i} as file_id, NULL::BIGINT as record_number, line as line_number, "
-                f"any_value(csv_line) as raw_record, 'malformed' as reason, "
-                f"string_agg(DISTINCT error_message, '; ') as detail from {f.rejects} group by line"
-            )
+            # An unterminated quote makes DuckDB read every following line into one field: those
+            # are separate physical records, each quarantined (and counted) on its own line.
+            parts.append(f"""
+                select {i} as file_id, NULL::BIGINT as record_number, cast(line + k - 1 as BIGINT) as line_number,
+                       rtrim(part, chr(13)) as raw_record, 'malformed' as reason,
+                       case when k = 1 then detail
+                            else 'read into the unterminated quote opened on line ' || line end as detail
+                from (
+                    select line, detail, unnest(parts) as part, generate_subscripts(parts, 1) as k
+                    from (
+                        select line, detail,
+                               case when detail ilike '%unterminated quote%' and contains(raw, chr(10))
+                                    then string_split(rtrim(raw, chr(13) || chr(10)), chr(10))
+                                    else [raw] end as parts
+                        from (
+                            select line, any_value(csv_line) as raw,
+                                   string_agg(DISTINCT error_message, '; ') as detail
+                            from {f.rejects} group by line
+                        )
+                    )
+                )
+            """)
         malformed = " union all ".join(parts)
     con.execute(f"CREATE TEMP TABLE malformed AS {malformed}")
 
@@ -197,7 +214,7 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     typed_ref = {c.name: q("t_" + c.name) for c in cols}
     failed = [r for c in cols for r in rules(c, value[c.name], typed_ref[c.name], contract, day)]
     first_reason = (
-        "case when not ok then 'malformed' "
+        "case when not ok then 'malformed' when problem is not null then problem "
         + " ".join(f"when {cond} then {lit(reason)}" for cond, reason in failed)
         + " end"
     )
@@ -214,7 +231,7 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     con.execute(f"""
         CREATE TEMP TABLE checked AS
         with cleaned as (
-            select file_id, record_number, ok, {cleaned_cols} from {parsed}
+            select file_id, record_number, ok, problem, {cleaned_cols} from {parsed}
         ),
         typed as (
             select *, {typed_cols} from cleaned

@@ -187,11 +187,20 @@ def read_sql(
             fields.append(f"{expr} as {q('x_' + c.name)}")
         raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
         select = (
-            f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok from {table}"
+            f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok, "
+            f"NULL::VARCHAR as problem from {table}"
         )
         raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, {raw} as raw_record from {table}"
         return load, select, raw_select, rejects
-    load = _lines_table(path, table)
+    if is_json_document(path):
+        # Pretty-printed objects or one JSON array: each object (or array element) is a record,
+        # its original text kept; DuckDB splits them.
+        load = (
+            f"CREATE TEMP TABLE {table} AS select cast(json as VARCHAR) as line "
+            f"from read_json_objects({lit(path)}, format='auto')"
+        )
+    else:
+        load = _lines_table(path, table)
     # A record is a line holding one JSON object. Each line is checked once (json_valid; a line
     # starting with '{' that is valid JSON is an object, so json_type runs only for the odd rest),
     # then every contract column is taken in one parse with from_json into a struct of VARCHARs.
@@ -201,15 +210,30 @@ def read_sql(
     # contain the words at all, so the regular expression runs on almost none).
     struct = "{" + ", ".join(f'{json_key(m.export_name(c.name))}: "VARCHAR"' for c in contract.columns) + "}"
     fields = ", ".join(f"rec[{lit(m.export_name(c.name))}] as {q('x_' + c.name)}" for c in contract.columns)
+    # An object that repeats a key (DuckDB would keep the first silently) is a `duplicate_key`
+    # record; one whose key differs from a contract key only by full-width characters or
+    # zero-width marks (`ｅvent_id`, `session\u200b_id`) is an `ambiguous_key` record: neither is
+    # guessed. Keys are listed once per object; the look-alike test runs only on lines holding
+    # non-ASCII text (byte length above character length).
+    exports = ", ".join(lit(m.export_name(c.name)) for c in contract.columns)
+    look_alike = (
+        f"len(list_filter(keys, lambda k: k not in ({exports}) and "
+        f"translate(k, {lit(LOOK_ALIKE_FROM)}, {lit(LOOK_ALIKE_TO)}) in ({exports}))) > 0"
+    )
     select = (
-        f"select {file_id} as file_id, record_number, {fields}, ok from ("
-        f"select record_number, ok, from_json(case when ok then line else '{{}}' end, {lit(struct)}) as rec from ("
+        f"select {file_id} as file_id, record_number, {fields}, ok, problem from ("
+        f"select record_number, ok, problem, "
+        f"from_json(case when ok and problem is null then line else '{{}}' end, {lit(struct)}) as rec from ("
+        f"select record_number, ok, line, case when not ok then NULL "
+        f"when len(keys) <> len(list_distinct(keys)) then 'duplicate_key' "
+        f"when strlen(line) <> length(line) and {look_alike} then 'ambiguous_key' end as problem from ("
+        f"select record_number, ok, line, case when ok then json_keys(line) end as keys from ("
         f"select line, rowid + 1 as record_number, "
         f"case when not json_valid(line) then false "
         f"when (strpos(line, 'NaN') > 0 or strpos(line, 'Infinity') > 0) "
         f"and regexp_matches(line, {lit(BARE_NON_NUMBER)}) then false "
         f"when ascii(line) = 123 then true "
-        f"else json_type(line) = 'OBJECT' end as ok from {table}))"
+        f"else json_type(line) = 'OBJECT' end as ok from {table}))))"
     )
     raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
     return load, select, raw_select, rejects
@@ -244,12 +268,28 @@ def _blank_separated_sql(
         fields.append(f"{expr} as {q('x_' + c.name)}")
     # rowid 0 is the header line, so rowid is the record number of a data line.
     select = (
-        f"select {file_id} as file_id, record_number, {', '.join(fields)}, len(parts) = {len(header)} as ok from ("
+        f"select {file_id} as file_id, record_number, {', '.join(fields)}, len(parts) = {len(header)} as ok, "
+        f"NULL::VARCHAR as problem from ("
         f"select rowid as record_number, regexp_split_to_array(trim(line, ' \t'), '[ \t]+') as parts "
         f"from {table} where rowid > 0)"
     )
     raw_select = f"select {file_id} as file_id, rowid as record_number, line as raw_record from {table} where rowid > 0"
     return _lines_table(path, table), select, raw_select
+
+
+# Full-width ASCII (U+FF01..U+FF5E) read as ASCII, zero-width marks dropped: how a JSON key that
+# only looks like a contract key is recognised (header names are normalised the same way).
+LOOK_ALIKE_FROM = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u200b\u200c\u200d\u2060\ufeff"
+LOOK_ALIKE_TO = "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def is_json_document(path: Path) -> bool:
+    """Whether a JSON export is one document (an array, or objects spread over several lines)
+    rather than JSON Lines: it starts with `[`, or its first non-blank line is a lone `{`."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    text = head.lstrip()
+    return text.startswith(b"[") or text.split(b"\n", 1)[0].strip() == b"{"
 
 
 def json_key(name: str) -> str:
