@@ -67,11 +67,10 @@ bench: install
 retrain: install home
 	$(VENV)/bin/dagster job execute -m orchestration.definitions -j model_training
 
-# dbt docs for the marts: models, columns, tests and lineage (built from the warehouse of `make run`).
+# dbt docs for the marts: models, columns, tests, lineage and the catalog, into <data_dir>/docs/dbt/
+# (read from a copy of the warehouse, so a load is never blocked by the docs).
 docs: install
-	cd dbt_project && DMP_DBT_DUCKDB_PATH=$${DMP_WAREHOUSE_PATH:-$(CURDIR)/data/warehouse/warehouse.duckdb} \
-	  ../$(VENV)/bin/dbt docs generate --profiles-dir . --target-path target/docs
-	@echo "dbt docs: dbt_project/target/docs/index.html (serve: cd dbt_project && ../$(VENV)/bin/dbt docs serve --profiles-dir . --target-path target/docs --port 8080)"
+	$(PY) -m orchestration.cli docs
 
 # The HTTP data API on the settings' serving snapshot (<serving_dir>/serving.duckdb), at
 # DMP_API_HOST:DMP_API_PORT (default 127.0.0.1:8000); keys from DMP_API_KEYS or DMP_API_KEYS_FILE.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import shutil
 import sys
 import time
@@ -102,18 +103,19 @@ def run_models(settings: Settings, log_level: str = "WARNING"):
 
 
 def summary(settings: Settings) -> str:
-    """Rows per layer and source, quarantined rows, and where everything is."""
+    """Rows per source in the lake, quarantined rows, the headline KPIs and where everything is.
+
+    It never opens the warehouse: a reader there would hold its file lock against the next load.
+    The KPIs come from the serving snapshot, the read-only copy published for readers."""
     import duckdb
 
     from core.collection.contracts import load_contracts
+    from core.service.snapshot import read_manifest
 
     contracts = load_contracts(settings.contracts_dir, settings.mappings_dir)
     lake = settings.lake_dir
-    lines = [f"{'source':<17}{'lake rows':>12}{'quarantined':>13}{'warehouse rows':>16}", "-" * 58]
+    lines = [f"{'source':<17}{'lake rows':>12}{'quarantined':>13}", "-" * 42]
     con = duckdb.connect()
-    wh = None
-    if settings.warehouse_path.exists():
-        wh = duckdb.connect(str(settings.warehouse_path), read_only=True)
     for source in contracts:
 
         def count(kind: str, source: str = source) -> int:
@@ -122,16 +124,13 @@ def summary(settings: Settings) -> str:
                 return 0
             return con.execute(f"select count(*) from read_parquet('{pattern}')").fetchone()[0]
 
-        in_wh = 0
-        if wh is not None:
-            exists = wh.execute(
-                "select count(*) from information_schema.tables where table_schema='raw' and table_name=?", [source]
-            ).fetchone()[0]
-            in_wh = wh.execute(f'select count(*) from raw."{source}"').fetchone()[0] if exists else 0
-        lines.append(f"{source:<17}{count('raw'):>12,}{count('quarantine'):>13,}{in_wh:>16,}")
-    if wh is not None:
-        lines += ["", *headline_kpis(wh)]
-        wh.close()
+        lines.append(f"{source:<17}{count('raw'):>12,}{count('quarantine'):>13,}")
+    if settings.serving_path.exists():
+        published = read_manifest(settings.serving_dir).get("published_at", "?")
+        with duckdb.connect(str(settings.serving_path), read_only=True) as snapshot:
+            lines += ["", f"(from the serving snapshot published {published})", *headline_kpis(snapshot)]
+    else:
+        lines += ["", "(no serving snapshot yet: the KPIs appear once a run has published one)"]
     from core.alerts.store import list_alerts
 
     alerts = list_alerts(settings.alerts_path, limit=100_000)
@@ -145,11 +144,49 @@ def summary(settings: Settings) -> str:
         f"landing zone : {settings.landing_dir}",
         f"raw lake     : {lake / 'raw'}   (Parquet, hive-partitioned by dt=YYYY-MM-DD)",
         f"quarantine   : {lake / 'quarantine'}   (each bad row with its reason and original line)",
-        f"warehouse    : {settings.warehouse_path}   (DuckDB: raw, staging, intermediate, marts)",
+        f"warehouse    : {settings.warehouse_path}   (DuckDB: raw, staging, intermediate, marts; writers only)",
+        f"snapshot     : {settings.serving_path}   (read-only copy for BI tools, the API, this summary)",
         f"alerts       : {settings.alerts_path}   (SQLite)",
         "open the UI  : make ui   (then http://127.0.0.1:3000)",
     ]
     return "\n".join(lines)
+
+
+def warehouse_copy(settings: Settings, target: Path) -> Path:
+    """A consistent copy of the warehouse for tools that need a DuckDB connection to read it.
+
+    The copy is taken through a read-only attachment (the warehouse's lock is held only while
+    copying, and a load waiting for it backs off and retries), then the tool opens the copy."""
+    import duckdb
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"ATTACH '{settings.warehouse_path}' AS warehouse (READ_ONLY)")
+        con.execute(f'COPY FROM DATABASE warehouse TO "{target.stem}"')
+        con.execute("DETACH warehouse")
+    return target
+
+
+def build_docs(settings: Settings) -> str:
+    """dbt docs (models, columns, tests, lineage and the catalog) of the settings' warehouse."""
+    import subprocess
+
+    from orchestration.processing.project import DBT_DIR
+
+    if not settings.warehouse_path.exists():
+        raise SystemExit(f"no warehouse at {settings.warehouse_path}: run the platform first (make run)")
+    copy = warehouse_copy(settings, settings.data_dir / "docs" / "warehouse_copy.duckdb")
+    target = settings.data_dir / "docs" / "dbt"
+    env = {**os.environ, "DMP_DBT_DUCKDB_PATH": str(copy)}
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [str(dbt), "docs", "generate", "--profiles-dir", ".", "--target-path", str(target), "--quiet"],
+        cwd=DBT_DIR,
+        env=env,
+        check=True,
+    )
+    return f"dbt docs: {target / 'index.html'} (from a copy of {settings.warehouse_path})"
 
 
 def headline_kpis(con) -> list[str]:
@@ -212,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (default: DMP_DEMO_END)")
     sub.add_parser("summary", help="print rows per layer and where data lives")
     sub.add_parser("home", help="create the project-local DAGSTER_HOME and print its path")
+    sub.add_parser("docs", help="build dbt docs from a copy of the warehouse (never holding its lock for long)")
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -221,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulate":
         made = simulate_if_needed(settings, force=args.force)
         print(("generated" if made else "kept existing") + f" simulated data in {settings.landing_dir}")
+        return 0
+    if args.command == "docs":
+        print(build_docs(settings))
         return 0
     if args.command == "summary":
         print(summary(settings))

@@ -87,3 +87,22 @@ def test_a_zombie_counts_as_gone():
         assert not process_alive(proc.pid), "killed but not yet waited for (a zombie) is not alive"
     finally:
         proc.wait(timeout=30)
+
+
+def test_a_killed_writers_temporary_file_is_cleared_and_a_live_ones_kept(tmp_path):
+    import duckdb
+
+    from core.collection.writing import atomic_copy, partition_path
+
+    target = partition_path(tmp_path / "raw", "orders", __import__("datetime").date(2026, 1, 10))
+    target.parent.mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    abandoned = target.parent / f".{target.name}.{gone.pid}.0123abcd.tmp"
+    in_flight = target.parent / f".{target.name}.{os.getpid()}.4567ef01.tmp"
+    abandoned.write_bytes(b"PAR1 half")
+    in_flight.write_bytes(b"PAR1 being written")
+    atomic_copy(duckdb.connect(), "select 1 as x", target)
+    assert not abandoned.exists(), "the dead writer's file is removed"
+    assert in_flight.exists(), "a file whose writer still runs is left alone"
+    assert duckdb.sql(f"select x from '{target}'").fetchall() == [(1,)]

@@ -12,9 +12,36 @@ import duckdb
 from core.storage.sql import lit
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(target: Path) -> list[Path]:
+    """Temporary files a killed writer left beside `target` (their writer's process is gone).
+
+    A writer names its temporary file `.<name>.<pid>.<random>.tmp`, so a file whose process
+    still runs (another run writing the same partition now) is left alone."""
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        parts = tmp.name[len(target.name) + 2 : -len(".tmp")].split(".")
+        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    """Write the query's rows to `target` so that readers see the old file or the new one, never a
+    part: the rows go to a temporary file in the same folder, which then replaces the target."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    remove_abandoned(target)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     try:
         con.execute(f"COPY ({query}) TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
         os.replace(tmp, target)
