@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from core.processes import process_alive
+
 HOST_TAG = "dmp/host"
 ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING]
 
@@ -23,21 +25,6 @@ ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterR
 def host_tags() -> dict[str, str]:
     """Tags a run started here carries, so a later start can tell whether its process is gone."""
     return {HOST_TAG: socket.gethostname()}
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, owned by someone else
-    # A zombie (killed, not yet reaped by its parent) is gone too.
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def _last_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:

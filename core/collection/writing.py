@@ -9,17 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from core.processes import process_alive
 from core.storage.sql import lit
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_abandoned(target: Path) -> list[Path]:
@@ -30,7 +21,7 @@ def remove_abandoned(target: Path) -> list[Path]:
     removed = []
     for tmp in target.parent.glob(f".{target.name}.*.tmp"):
         parts = tmp.name[len(target.name) + 2 : -len(".tmp")].split(".")
-        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+        if parts and parts[0].isdigit() and not process_alive(int(parts[0])):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
