@@ -100,3 +100,20 @@ def test_the_whole_cdnow_log_is_accounted_for_day_by_day(tmp_path):
     for day in (dt.date(1997, 1, 1) + dt.timedelta(days=i) for i in range(7)):
         result = collect_partition(contract, day, cdnow / "landing", tmp_path / "lake")
         assert result.rows_read == result.rows_loaded == per_day[day.strftime("%Y%m%d")], day
+
+
+def test_a_changed_export_is_read_again_by_a_collector_that_read_it_before(tmp_path):
+    """Days of a range share the placed records of the file; a file that changed is read afresh."""
+    import os
+
+    from core.collection.collect import connect_collector
+
+    contract = _setup(tmp_path)
+    con = connect_collector()
+    first = collect_partition(contract, DAYS[1], tmp_path / "landing", tmp_path / "lake", con=con)
+    export = tmp_path / "landing" / "orders" / "history.txt"
+    export.write_text(LOG + " 00009 19970102  4   44.00\n")
+    os.utime(export, ns=(export.stat().st_atime_ns, export.stat().st_mtime_ns + 10**9))
+    again = collect_partition(contract, DAYS[1], tmp_path / "landing", tmp_path / "lake", con=con)
+    assert (first.rows_loaded, again.rows_loaded) == (2, 3)
+    con.close()

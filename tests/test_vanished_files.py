@@ -82,3 +82,35 @@ def test_the_collection_asset_fails_the_day_and_takes_allow_empty_from_run_confi
     assert _rows(settings.lake_dir) == 2
     emptied = run({"ops": {"lake__orders": {"config": {"allow_empty": True}}}})
     assert emptied.success and _rows(settings.lake_dir) == 0
+
+
+def test_an_absent_source_over_a_range_writes_what_a_day_by_day_collection_writes(contracts, tmp_path):
+    """The fast path for an optional source without exports gives the same files as collecting each
+    day on its own, leaves identical days untouched, and still refuses to empty a day with rows."""
+    from core.collection import collect_partitions
+
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    one_by_one = tmp_path / "one_by_one"
+    for day in days:
+        collect_partition(contracts["users"], day, tmp_path / "landing", one_by_one)
+    ranged = tmp_path / "ranged"
+    results = collect_partitions(contracts["users"], days, tmp_path / "landing", ranged)
+    assert [d for d, _ in results] == days and all(r.rows_read == 0 for _, r in results)
+    for kind in ("raw", "quarantine"):
+        for day in days:
+            fast, slow = partition_path(ranged / kind, "users", day), partition_path(one_by_one / kind, "users", day)
+            assert (
+                duckdb.sql(f"describe select * from '{fast}'").fetchall()
+                == duckdb.sql(f"describe select * from '{slow}'").fetchall()
+            )
+    written = partition_path(ranged / "raw", "users", days[0]).stat().st_mtime_ns
+    collect_partitions(contracts["users"], days, tmp_path / "landing", ranged)
+    assert partition_path(ranged / "raw", "users", days[0]).stat().st_mtime_ns == written, "untouched"
+
+    contract = dataclasses.replace(contracts["orders"], optional=True)
+    lake = tmp_path / "lake"
+    shutil.copytree(GOOD, tmp_path / "orders_landing" / "orders")
+    collect_partition(contract, DAY, tmp_path / "orders_landing", lake)
+    shutil.rmtree(tmp_path / "orders_landing" / "orders")
+    (day, outcome), *_ = collect_partitions(contract, [DAY], tmp_path / "orders_landing", lake)
+    assert isinstance(outcome, PartitionEmptied) and _rows(lake) == 2

@@ -12,6 +12,7 @@ holds per file and per partition.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import tempfile
 import threading
@@ -24,7 +25,7 @@ import duckdb
 from core.collection.contracts import Contract
 from core.collection.files import FileProblem, MissingSource, check_file, find_files, has_data_lines, one_file_per_day
 from core.collection.reading import clean, integral_id, is_identifier, read_sql, rules, typed
-from core.collection.writing import atomic_copy, partition_path
+from core.collection.writing import atomic_copy, atomic_write_bytes, partition_path, same_bytes
 from core.storage.sql import lit, q
 
 # A record's reference across the files of a day: file_id * FILE_STRIDE + record_number.
@@ -288,12 +289,22 @@ def _records_of_the_day(
     """
     event = contract.event_time
     v = q("v_" + event)
-    con.execute(f"""
-        CREATE TEMP TABLE placed AS
+    query = f"""
         select * exclude ({v}), case when ok then cast({typed_expr[event]} as DATE) end as _day
         from (select *, {cleaned[event]} as {v} from {parsed})
-    """)
-    firsts = dict(con.execute("select file_id, min(_day) from placed group by file_id").fetchall())
+    """
+    # A range run collects the same file for every day: the placed records are kept in the
+    # collector's connection (not a temporary table) for the next day, keyed by the files' identity
+    # (path, size, modification time) and the query, so a changed file or mapping is read afresh.
+    identity = [(str(f.path), f.path.stat().st_size, f.path.stat().st_mtime_ns) for f in staged]
+    placed = "placed_" + hashlib.sha256(repr((identity, query)).encode()).hexdigest()[:16]
+    kept = {name for (name,) in con.execute("select table_name from duckdb_tables() where not temporary").fetchall()}
+    if placed not in kept:
+        for name in kept:
+            if name.startswith("placed_"):
+                con.execute(f"DROP TABLE {q(name)}")
+        con.execute(f"CREATE TABLE {placed} AS {query}")
+    firsts = dict(con.execute(f"select file_id, min(_day) from {placed} group by file_id").fetchall())
     for fid, f in enumerate(staged):
         if firsts.get(fid) is None:
             raise FileProblem(
@@ -306,7 +317,7 @@ def _records_of_the_day(
     con.execute(f"DELETE FROM malformed WHERE file_id NOT IN ({home})")
     con.execute(f"""
         CREATE TEMP TABLE day_records AS
-        select * exclude (_day) from placed
+        select * exclude (_day) from {placed}
         where _day = DATE {lit(day)} or (_day is null and file_id in ({home}))
     """)
     return "day_records"
@@ -491,6 +502,47 @@ def collect_partition(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _has_exports(landing: Path, contract: Contract) -> bool:
+    folder = landing / contract.source
+    return folder.is_dir() and any(p.is_file() for p in folder.iterdir())
+
+
+def _collect_absent(
+    contract: Contract, days: list[dt.date], landing: Path, lake: Path, allow_empty: bool
+) -> list[tuple[dt.date, PartitionResult | Exception]]:
+    """An optional source with no export at all (one directory listing): every day gets the empty
+    partitions collection would write, copied from one empty file per kind; a day whose files are
+    those bytes already is left untouched, and a day that holds rows is refused as usual."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-absent-"))
+    con = connect_collector("256MB", 1)
+    try:
+        valid_query, quarantine_query = _output_queries(contract, [], PartitionResult(contract.source, days[0]))
+        empty = {}
+        for kind, query in (("quarantine", quarantine_query), ("raw", valid_query)):
+            atomic_copy(con, query, workdir / f"{kind}.parquet")
+            empty[kind] = (workdir / f"{kind}.parquet").read_bytes()
+        out: list[tuple[dt.date, PartitionResult | Exception]] = []
+        for day in days:
+            targets = {kind: partition_path(lake / kind, contract.source, day) for kind in empty}
+            if not allow_empty and targets["raw"].exists() and not same_bytes(targets["raw"], empty["raw"]):
+                try:
+                    _refuse_to_empty(con, contract, day, landing, targets["raw"])
+                except PartitionEmptied as exc:
+                    out.append((day, exc))
+                    continue
+            for kind in ("quarantine", "raw"):
+                if not same_bytes(targets[kind], empty[kind]):
+                    atomic_write_bytes(empty[kind], targets[kind])
+            result = PartitionResult(
+                contract.source, day, raw_path=targets["raw"], quarantine_path=targets["quarantine"]
+            )
+            out.append((day, result))
+        return out
+    finally:
+        con.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def collect_partitions(
     contract: Contract,
     days: list[dt.date],
@@ -505,8 +557,11 @@ def collect_partitions(
     Each day succeeds or fails on its own: the result for a day is its :class:`PartitionResult`
     or the :class:`FileProblem` / :class:`MissingSource` that stopped it. With more than one
     worker each DuckDB connection uses one thread, so the machine's cores work on different days.
+    An optional source without any export costs one directory listing and a file copy per day.
     """
 
+    if contract.optional and days and not _has_exports(landing, contract):
+        return _collect_absent(contract, days, landing, lake, allow_empty)
     local = threading.local()
     connections: list[duckdb.DuckDBPyConnection] = []
     lock = threading.Lock()

@@ -41,5 +41,23 @@ def atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> Non
             tmp.unlink()
 
 
+def atomic_write_bytes(data: bytes, target: Path) -> None:
+    """Replace `target` with `data` atomically (a temporary file beside it, then a rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(target)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def same_bytes(path: Path, data: bytes) -> bool:
+    """Whether the file holds exactly `data` (the size is compared first)."""
+    return path.exists() and path.stat().st_size == len(data) and path.read_bytes() == data
+
+
 def partition_path(root: Path, source: str, day: dt.date) -> Path:
     return root / source / f"dt={day.isoformat()}" / "part-0.parquet"
