@@ -63,7 +63,7 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
     from orchestration.definitions import PLATFORM_JOB, build_definitions
     from orchestration.names import WAREHOUSE_POOL
     from orchestration.partitions import range_tags
-    from orchestration.recovery import host_tags, reap_dead_runs, slot_holders
+    from orchestration.recovery import WaitWatcher, host_tags, reap_dead_runs, slot_holders
 
     ensure_dagster_home()
     start, end = start or settings.demo_start, end or settings.demo_end
@@ -74,12 +74,13 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
         holders = slot_holders(instance, WAREHOUSE_POOL)
         if holders:
             print(f"      the warehouse slot is held by {', '.join(holders)}: this run's warehouse steps wait for it")
-        return job.execute_in_process(
-            instance=instance,
-            tags={**range_tags(start, end), **host_tags()},
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
+        with WaitWatcher(instance, WAREHOUSE_POOL, log=lambda line: print(f"      {line}", flush=True)):
+            return job.execute_in_process(
+                instance=instance,
+                tags={**range_tags(start, end), **host_tags()},
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            )
 
 
 def run_models(settings: Settings, log_level: str = "WARNING"):
@@ -292,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     result = run_platform(settings, start, end)
     status = "succeeded" if result.success else "FAILED"
     print(f"[2/3] run {result.run_id} over {start}..{end} {status} in {time.time() - t1:.1f}s")
+    if result.success and args.command == "run":
+        print(
+            "      the retention and demand models are not trained by `run`: they train in the weekly "
+            "model_training job (schedule weekly_model_training); `make retrain` runs it now"
+        )
     if result.success and args.command == "demo":
         t2 = time.time()
         result = run_models(settings)

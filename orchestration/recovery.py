@@ -65,3 +65,45 @@ def slot_holders(instance: dg.DagsterInstance, pool: str) -> list[str]:
     """Who holds the pool's slots now (run id and step), for a message while a step waits."""
     info = instance.event_log_storage.get_concurrency_info(pool)
     return [f"{s.run_id} ({s.step_key})" for s in info.claimed_slots]
+
+
+def waiting_report(instance: dg.DagsterInstance, pool: str) -> list[str]:
+    """A line per step waiting for the pool's slot, naming who holds it (empty when none waits)."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    waiting = [p for p in info.pending_steps if p.assigned_timestamp is None]
+    if not waiting:
+        return []
+    holders = ", ".join(f"run {s.run_id} ({s.step_key})" for s in info.claimed_slots) or "nobody (being freed)"
+    return [f"step {p.step_key} of run {p.run_id} waits for the {pool} slot, held by {holders}" for p in waiting]
+
+
+class WaitWatcher:
+    """While a run executes in this process, print every 30 s which of its steps wait for the
+    pool's slot and who holds it (a wait is otherwise silent)."""
+
+    def __init__(self, instance: dg.DagsterInstance, pool: str, log: Callable[[str], None] = print, every: float = 30):
+        import threading
+
+        self.instance, self.pool, self.log, self.every = instance, pool, log, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        said: list[str] = []
+        while not self.stop.wait(self.every):
+            try:
+                lines = waiting_report(self.instance, self.pool)
+            except Exception:  # a watcher never breaks the run it watches
+                continue
+            if lines and lines != said:
+                for line in lines:
+                    self.log(line)
+            said = lines
+
+    def __enter__(self) -> WaitWatcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)

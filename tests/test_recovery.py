@@ -106,3 +106,31 @@ def test_a_killed_writers_temporary_file_is_cleared_and_a_live_ones_kept(tmp_pat
     assert not abandoned.exists(), "the dead writer's file is removed"
     assert in_flight.exists(), "a file whose writer still runs is left alone"
     assert duckdb.sql(f"select x from '{target}'").fetchall() == [(1,)]
+
+
+def test_a_waiting_step_is_told_who_holds_the_slot(instance):
+    """A second real run whose pool step waits: the watcher names the waiting step and the holder."""
+    from orchestration.recovery import WaitWatcher, waiting_report
+
+    holder, holder_run = _holder()
+    waiter = subprocess.Popen(  # the same job: its step waits for the only slot (and prints nothing yet)
+        [sys.executable, "-c", HOLDER],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", "DAGSTER_DISABLE_TELEMETRY": "1"},
+    )
+    try:
+        deadline, report = time.time() + 60, []
+        while time.time() < deadline and not report:
+            report = waiting_report(instance, "warehouse")
+            time.sleep(0.5)
+        assert len(report) == 1, report
+        assert "step load_warehouse of run" in report[0] and f"held by run {holder_run} (load_warehouse)" in report[0]
+        said: list[str] = []
+        with WaitWatcher(instance, "warehouse", log=said.append, every=0.2):
+            time.sleep(1.5)
+        assert said == report, "the watcher says it once while nothing changes"
+    finally:
+        for proc in (holder, waiter):
+            proc.kill()
+            proc.wait(timeout=30)
