@@ -452,3 +452,19 @@ def test_collection_reports_the_value_of_what_it_quarantined(contracts, tmp_path
     result = collect_partition(contracts["orders"], dt.date(2026, 1, 10), landing, lake)
     assert result.reasons == {"inexact_integer:quantity": 1}
     assert (result.value_read, result.value_quarantined) == (20.0 + 150.0 + 5.0, 150.0)
+
+
+def test_a_quarantined_csv_record_keeps_its_original_text(contracts, tmp_path):
+    """Quotes and an embedded line break are kept as the file has them, not re-joined fields."""
+    header = (
+        "order_line_id,order_id,customer_id,ordered_at,recorded_at,status,product_id,quantity,unit_price,"
+        "discount_amount,order_channel,original_line_id\n"
+    )
+    first = 'L1,O1,"C,1\n7",2026-01-10 08:59:00,2026-01-10 09:00:00,completed,P1,1.5,19.90,0,web,'
+    second = 'L3,"O3",C17,2026-01-10 08:59:00,2026-01-10 09:00:00,shipped,P1,2,19.90,0,web,'
+    landing = tmp_path / "landing"
+    (landing / "orders").mkdir(parents=True)
+    (landing / "orders" / "2026-01-10.csv").write_text(header + first + "\n\n" + second + "\n")
+    result = collect_partition(contracts["orders"], dt.date(2026, 1, 10), landing, tmp_path / "lake")
+    rows = duckdb.sql(f"select reason, raw_record from '{result.quarantine_path}' order by record_number").fetchall()
+    assert rows == [("inexact_integer:quantity", first), ("not_allowed:status", second)]

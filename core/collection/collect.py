@@ -11,6 +11,7 @@ holds per file and per partition.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import shutil
@@ -404,17 +405,81 @@ def _output_queries(contract: Contract, staged: list[_StagedFile], result: Parti
                    coalesce(bad.reason, 'duplicate') as reason,
                    case when bad.all_reasons like '%;%' then bad.all_reasons end as detail,
                    bad.duplicate_of as duplicate_of_record,
-                   raw.raw_record
+                   coalesce(exact.raw_record, raw.raw_record) as raw_record
             from (select file_id, record_number, reason, all_reasons, duplicate_of
                   from classified where not is_valid) as bad
             left join ({originals}) as raw
               on bad.file_id = raw.file_id and bad.record_number = raw.record_number
+            left join exact_originals as exact
+              on bad.file_id = exact.file_id and bad.record_number = exact.record_number
             union all
             select file_id, record_number, line_number, reason, detail, NULL::BIGINT, raw_record
             from malformed
         ) order by file_id, coalesce(record_number, 0), line_number
     """
     return valid, quarantine
+
+
+def _csv_records(path: Path, contract: Contract, wanted: set[int], width: int) -> dict[int, tuple[str, list[str]]]:
+    """The original text and fields of the wanted records of a CSV file, numbered as DuckDB
+    numbers the rows it parsed (blank lines and lines with another field count are not rows).
+
+    Python's csv reader takes one line at a time from the file, so the lines it consumed for a
+    record are that record's text, quoted fields and embedded line breaks included."""
+    m = contract.mapping
+    out: dict[int, tuple[str, list[str]]] = {}
+    consumed: list[str] = []
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+
+        def lines():
+            for line in fh:
+                consumed.append(line)
+                yield line
+
+        reader = csv.reader(lines(), delimiter=m.delimiter, quotechar=m.quote, doublequote=True, strict=False)
+        next(reader, None)  # the header
+        consumed.clear()
+        number = 0
+        for fields in reader:
+            text = "".join(consumed).rstrip("\r\n")
+            consumed.clear()
+            if not fields or len(fields) != width:
+                continue
+            number += 1
+            if number in wanted:
+                out[number] = (text, fields)
+                if len(out) == len(wanted):
+                    break
+    return out
+
+
+def _exact_originals(con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile]) -> None:
+    """`exact_originals`: the quarantined CSV records' original text, byte for byte as the file has
+    it (quotes, embedded line breaks), where DuckDB's own reading of the record confirms that it is
+    the same record (every field equal); otherwise the fields re-joined stand in. Lines that are
+    read as lines (JSON, blank-separated) and malformed lines keep their original text already."""
+    con.execute("CREATE TEMP TABLE exact_originals (file_id INTEGER, record_number BIGINT, raw_record VARCHAR)")
+    if contract.mapping.reads_lines:
+        return
+    wanted = con.execute(
+        "select file_id, list(record_number) from classified where not is_valid group by file_id"
+    ).fetchall()
+    for fid, numbers in wanted:
+        table = f"src_{fid}"
+        width = len(con.execute(f"select * from {table} limit 0").description)
+        found = _csv_records(staged[fid].readable, contract, set(numbers), width)
+        if not found:
+            continue
+        parsed = con.execute(
+            f"select rowid + 1, * from {table} where rowid + 1 in ({', '.join(map(str, found))})"
+        ).fetchall()
+        confirmed = [
+            (fid, number, found[number][0])
+            for number, *values in parsed
+            if [v if v is not None else "" for v in values] == [f if f != "" else "" for f in found[number][1]]
+        ]
+        if confirmed:
+            con.executemany("INSERT INTO exact_originals VALUES (?, ?, ?)", confirmed)
 
 
 class PartitionEmptied(FileProblem):
@@ -477,6 +542,7 @@ def collect_partition(
             _classify(con, contract, day, staged)
             # Count before writing, so the numbers describe exactly what is written.
             _count(con, contract, staged, result)
+            _exact_originals(con, contract, staged)
         valid_query, quarantine_query = _output_queries(contract, staged, result)
         result.rows_loaded = sum(f.rows_loaded for f in result.files)
         result.rows_quarantined = sum(f.rows_quarantined for f in result.files)
