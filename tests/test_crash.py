@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pytest
 
@@ -110,24 +110,34 @@ def _finish(proc: subprocess.Popen, timeout: float = 600) -> str:
     return out
 
 
-def _started_steps(home: Path) -> set[str]:
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        runs = instance.get_runs(limit=1)
-        if not runs:
-            return set()
-        records = instance.get_records_for_run(
-            runs[0].run_id, of_type=dg.DagsterEventType.STEP_START, limit=1000
-        ).records
-        return {r.event_log_entry.step_key for r in records}
+def _run_logs(home: Path) -> set[Path]:
+    return set((home / "history" / "runs").glob("*.db"))
 
 
-def _kill_when(proc: subprocess.Popen, home: Path, prefix: str, timeout: float = 600) -> str:
+def _started_steps(home: Path, before: set[Path]) -> set[str]:
+    """Steps started by runs whose event log is not among `before`, read straight from the SQLite
+    event-log files (read-only): opening a Dagster instance while the run's process is still
+    creating its storage could race with that creation."""
+    steps: set[str] = set()
+    for db in (home / "history" / "runs").glob("*.db"):
+        if db.name == "index.db" or db in before:
+            continue
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                rows = con.execute("select step_key from event_logs where dagster_event_type = 'STEP_START'")
+                steps |= {key for (key,) in rows.fetchall()}
+        except sqlite3.Error:
+            continue  # being created: look again
+    return steps
+
+
+def _kill_when(proc: subprocess.Popen, home: Path, prefix: str, before: set[Path], timeout: float = 600) -> str:
     """kill -9 the run as soon as a step whose key starts with `prefix` has started."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"the run ended before a {prefix} step started: {proc.stdout.read()[-3000:]}")
-        steps = _started_steps(home) if (home / "history").exists() else set()
+        steps = _started_steps(home, before)
         hit = sorted(s for s in steps if s.startswith(prefix))
         if hit:
             time.sleep(0.3)  # inside the step's work
@@ -178,8 +188,9 @@ def test_kill_9_in_each_layer_then_the_next_run_converges_to_a_clean_build(landi
     home = crashed / "dagster_home"
     killed = []
     for prefix in ("lake__", "raw__", "dbt_daily"):
+        before = _run_logs(home)
         proc = _start(env)
-        killed.append(_kill_when(proc, home, prefix))
+        killed.append(_kill_when(proc, home, prefix, before))
         assert not _unreadable_partitions(crashed / "lake"), "no half-written partition is visible"
     started = time.time()
     out = _finish(_start(env), timeout=600)
