@@ -63,7 +63,10 @@ def reap_dead_runs(instance: dg.DagsterInstance, log: Callable[[str], None] = pr
 
 def slot_holders(instance: dg.DagsterInstance, pool: str) -> list[str]:
     """Who holds the pool's slots now (run id and step), for a message while a step waits."""
-    info = instance.event_log_storage.get_concurrency_info(pool)
+    return _holders(instance.event_log_storage.get_concurrency_info(pool))
+
+
+def _holders(info) -> list[str]:
     return [f"{s.run_id} ({s.step_key})" for s in info.claimed_slots]
 
 
@@ -73,7 +76,7 @@ def waiting_report(instance: dg.DagsterInstance, pool: str) -> list[str]:
     waiting = [p for p in info.pending_steps if p.assigned_timestamp is None]
     if not waiting:
         return []
-    holders = ", ".join(f"run {s.run_id} ({s.step_key})" for s in info.claimed_slots) or "nobody (being freed)"
+    holders = ", ".join(f"run {h}" for h in _holders(info)) or "nobody (being freed)"
     return [f"step {p.step_key} of run {p.run_id} waits for the {pool} slot, held by {holders}" for p in waiting]
 
 

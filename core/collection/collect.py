@@ -365,9 +365,8 @@ def _count(
     if not contract.mapping.reads_lines:
         for fid, n in con.execute("select file_id, count(DISTINCT line_number) from malformed group by all").fetchall():
             result.files[fid].rows_read += n
-    for fid, f in enumerate(staged):
-        if contract.mapping.spans_days:
-            continue  # a day of a many-day export may hold no record at all
+    # (A day of a many-day export may hold no record at all.)
+    for fid, f in enumerate(staged if not contract.mapping.spans_days else []):
         if result.files[fid].rows_read == 0 and has_data_lines(f.readable, contract.mapping.format):
             raise FileProblem(
                 f.path,
@@ -476,7 +475,7 @@ def _exact_originals(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
         confirmed = [
             (fid, number, found[number][0])
             for number, *values in parsed
-            if [v if v is not None else "" for v in values] == [f if f != "" else "" for f in found[number][1]]
+            if [v if v is not None else "" for v in values] == found[number][1]  # DuckDB reads '' as NULL
         ]
         if confirmed:
             con.executemany("INSERT INTO exact_originals VALUES (?, ?, ?)", confirmed)

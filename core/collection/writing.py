@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -27,31 +28,32 @@ def remove_abandoned(target: Path) -> list[Path]:
     return removed
 
 
-def atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
-    """Write the query's rows to `target` so that readers see the old file or the new one, never a
-    part: the rows go to a temporary file in the same folder, which then replaces the target."""
+@contextlib.contextmanager
+def _replacing(target: Path):
+    """A temporary path beside `target` to write; on success it replaces `target` in one rename, so
+    readers see the old file or the new one, never a part. Named `.<name>.<pid>.<random>.tmp`, so
+    a later writer can tell a killed writer's leftover (see remove_abandoned) from a live one's."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned(target)
     tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
     try:
-        con.execute(f"COPY ({query}) TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
+        yield tmp
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    """Write the query's rows to `target` atomically (Parquet, zstd)."""
+    with _replacing(target) as tmp:
+        con.execute(f"COPY ({query}) TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
 
 
 def atomic_write_bytes(data: bytes, target: Path) -> None:
-    """Replace `target` with `data` atomically (a temporary file beside it, then a rename)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_abandoned(target)
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    try:
+    """Replace `target` with `data` atomically."""
+    with _replacing(target) as tmp:
         tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def same_bytes(path: Path, data: bytes) -> bool:
