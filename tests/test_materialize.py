@@ -97,6 +97,30 @@ def test_range_run_is_one_run_and_idempotent(platform):
         )
         assert wh == lake
 
+        # Each day's materialisation carries that day's own figures, not the range's.
+        for key in (["lake", "orders"], ["raw", "orders"]):
+            mats = instance.fetch_materializations(dg.AssetKey(key), limit=100).records
+            per_day = {m.partition_key: m.asset_materialization.metadata for m in mats}
+            assert {d: md["dagster/row_count"].value for d, md in per_day.items()} == lake, key
+            assert all(len(str(md)) < 2048 for md in per_day.values()), key
+        quarantined = dict(
+            duckdb.sql(
+                f"select dt::VARCHAR, count(*) from read_parquet('{platform.lake_dir}/quarantine/orders/*/*.parquet', "
+                f"hive_partitioning=true) group by 1"
+            ).fetchall()
+        )
+        lake_days = {
+            m.partition_key: m.asset_materialization.metadata
+            for m in instance.fetch_materializations(dg.AssetKey(["lake", "orders"]), limit=100).records
+        }
+        assert {d: md["rows_quarantined"].value for d, md in lake_days.items()} == {
+            d: quarantined.get(d, 0) for d in lake_days
+        }
+        assert all(
+            md["rows_read"].value == md["dagster/row_count"].value + md["rows_quarantined"].value
+            for md in lake_days.values()
+        )
+
         second = _run(platform, START, END, instance)
         assert second.success
         assert _snapshot(platform.warehouse_path) == snap, "materialising again leaves the same rows"

@@ -9,5 +9,8 @@ from orchestration.platform import Platform
 def defs(platform: Platform) -> dg.Definitions:
     """One collection asset per source contract."""
     return dg.Definitions(
-        assets=[build_collection_asset(c, platform.partitions, platform.alerting) for c in platform.contracts.values()]
+        assets=[
+            build_collection_asset(c, platform.partitions, platform.alerting, platform.settings.lake_dir)
+            for c in platform.contracts.values()
+        ]
     )

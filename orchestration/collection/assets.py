@@ -1,5 +1,7 @@
 """One daily-partitioned asset per source: validate the day's exports, quarantine bad rows."""
 
+from pathlib import Path
+
 import dagster as dg
 import pydantic
 
@@ -11,21 +13,41 @@ from orchestration.quality.checks import QUARANTINE_RATE, SCHEMA_DRIFT, platform
 from orchestration.resources import AlertsResource, LakeResource
 
 CODE_VERSION = "collection-v1"
-# A range run's materialisation is recorded once per partition of the range, each with the same
-# metadata: it stays small (a few days and files, not the whole range), the rest is in the run's log.
-SUMMARY_DAYS = 10  # days listed in the summary table: those that quarantined the most
-FILES_LISTED = 10
+FILES_LISTED = 5  # files named in a day's metadata (a day of a many-file export names the first few)
 
 
-def _summary_markdown(results: list[PartitionResult]) -> str:
-    lines = ["| day | files | read | loaded | quarantined | top reasons |", "|---|---|---|---|---|---|"]
-    worst = sorted(results, key=lambda r: (-r.rows_quarantined, r.day))[:SUMMARY_DAYS]
-    for r in sorted(worst, key=lambda r: r.day):
-        top = ", ".join(f"{k} ({v})" for k, v in sorted(r.reasons.items(), key=lambda kv: -kv[1])[:3])
-        lines.append(f"| {r.day} | {len(r.files)} | {r.rows_read} | {r.rows_loaded} | {r.rows_quarantined} | {top} |")
-    if len(results) > SUMMARY_DAYS:
-        lines.append(f"| ... {len(results) - SUMMARY_DAYS} more days (per-day lines in the run's log) | | | | | |")
-    return "\n".join(lines)
+def day_metadata(result: PartitionResult) -> dict:
+    """One day's own figures, recorded on that day's materialisation (a few hundred bytes)."""
+    return {
+        "dagster/row_count": result.rows_loaded,
+        "rows_read": result.rows_read,
+        "rows_quarantined": result.rows_quarantined,
+        "quarantine_rate": round(result.rows_quarantined / result.rows_read, 6) if result.rows_read else 0.0,
+        "quarantine_reasons": dg.MetadataValue.json(result.reasons),
+        "file_count": len(result.files),
+        "bytes_read": sum(f.bytes for f in result.files),
+        "files": dg.MetadataValue.json([f.file for f in result.files[:FILES_LISTED]]),
+    }
+
+
+def total_reasons(results: list[PartitionResult]) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for r in results:
+        for k, v in r.reasons.items():
+            reasons[k] = reasons.get(k, 0) + v
+    return reasons
+
+
+def run_summary(source: str, results: list[PartitionResult]) -> str:
+    """The run's totals, logged once (each day's materialisation carries only its own figures)."""
+    read = sum(r.rows_read for r in results)
+    quarantined = sum(r.rows_quarantined for r in results)
+    reasons = total_reasons(results)
+    top = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:5])
+    return (
+        f"{source}: {len(results)} day(s), {sum(len(r.files) for r in results)} file(s), read {read}, "
+        f"loaded {sum(r.rows_loaded for r in results)}, quarantined {quarantined}" + (f" ({top})" if top else "")
+    )
 
 
 class CollectionConfig(dg.Config):
@@ -71,7 +93,7 @@ def _collect(
 
 
 def build_collection_asset(
-    contract: Contract, partitions_def: dg.PartitionsDefinition, alerting: AlertingConfig
+    contract: Contract, partitions_def: dg.PartitionsDefinition, alerting: AlertingConfig, lake_root: Path
 ) -> dg.AssetsDefinition:
     source = contract.source
     key = dg.AssetKey(["lake", source])
@@ -92,6 +114,8 @@ def build_collection_asset(
             "contract": str(contract.path),
             "optional_source": contract.optional,
             "source_key": list(contract.key),
+            "lake_path": dg.MetadataValue.path(str(lake_root / "raw" / source)),
+            "quarantine_path": dg.MetadataValue.path(str(lake_root / "quarantine" / source)),
         },
         check_specs=[
             dg.AssetCheckSpec(
@@ -114,26 +138,12 @@ def build_collection_asset(
         if config.allow_empty:
             context.log.warning(f"allow_empty: days of {source} without rows replace what they held")
         results = _collect(context, contract, lake, config.allow_empty)
-        emptied = [str(r.day) for r in results if r.rows_read == 0]
-        reasons: dict[str, int] = {}
-        for r in results:
-            for k, v in r.reasons.items():
-                reasons[k] = reasons.get(k, 0) + v
         rows_read = sum(r.rows_read for r in results)
-        rows_loaded = sum(r.rows_loaded for r in results)
         rows_quarantined = sum(r.rows_quarantined for r in results)
-        files = [
-            {
-                "day": str(r.day),
-                "file": f.file,
-                "bytes": f.bytes,
-                "rows_read": f.rows_read,
-                "rows_loaded": f.rows_loaded,
-                "rows_quarantined": f.rows_quarantined,
-            }
-            for r in results
-            for f in r.files
-        ]
+        reasons = total_reasons(results)
+        for r in results:
+            context.add_asset_metadata(day_metadata(r), partition_key=r.day.isoformat())
+        context.log.info(run_summary(source, results))
         label = partition_label([r.day for r in results])
         landed = [f.path for r in results for f in r.files]  # the files collection already found
         checks = [
@@ -160,24 +170,6 @@ def build_collection_asset(
                 label,
             ),
         ]
-        return dg.MaterializeResult(
-            check_results=checks,
-            metadata={
-                "dagster/row_count": rows_loaded,
-                "rows_read": rows_read,
-                "rows_loaded": rows_loaded,
-                "rows_quarantined": rows_quarantined,
-                "quarantine_rate": round(rows_quarantined / rows_read, 6) if rows_read else 0.0,
-                "quarantine_reasons": dg.MetadataValue.json(reasons),
-                "files": dg.MetadataValue.json(files[:FILES_LISTED]),
-                "file_count": len(files),
-                "bytes_read": sum(f["bytes"] for f in files),
-                "partitions": len(results),
-                "empty_days": len(emptied),
-                "summary": dg.MetadataValue.md(_summary_markdown(results)),
-                "lake_path": dg.MetadataValue.path(str(lake.lake / "raw" / source)),
-                "quarantine_path": dg.MetadataValue.path(str(lake.lake / "quarantine" / source)),
-            },
-        )
+        return dg.MaterializeResult(check_results=checks)
 
     return _asset

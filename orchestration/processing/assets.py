@@ -74,9 +74,15 @@ def _relations() -> dict[str, tuple[str, str]]:
     }
 
 
-def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
-    """Add row counts and the column schema, read after dbt has released the warehouse."""
+def _table_metadata(context: dg.AssetExecutionContext, warehouse: WarehouseResource, events: list) -> Iterator:
+    """Add row counts and the column schema, read after dbt has released the warehouse.
+
+    They describe the whole table, so in a run over several days they go on the materialisation
+    of the run's last day only (the one the UI shows as the latest); each day keeps dbt's own few
+    fields (status, duration, invocation), not a copy of the table's schema."""
     relations = _relations()
+    partitioned = context.assets_def.partitions_def is not None
+    last_day = context.partition_keys[-1] if partitioned and len(context.partition_keys) > 1 else None
     with warehouse.connect(read_only=True) as con:
         for event in events:
             if isinstance(event, dg.Output):
@@ -91,14 +97,19 @@ def _table_metadata(warehouse: WarehouseResource, events: list) -> Iterator:
                     ).fetchall()
                     if cols:
                         rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-                        event = event.with_metadata(
-                            {
-                                **event.metadata,
-                                "dagster/row_count": int(rows),
-                                "dagster/column_schema": column_schema(cols),
-                                "dagster/table_name": f"warehouse.{schema}.{table}",
-                            }
-                        )
+                        table_metadata = {
+                            "dagster/row_count": int(rows),
+                            "dagster/column_schema": column_schema(cols),
+                            "dagster/table_name": f"warehouse.{schema}.{table}",
+                        }
+                        if last_day is None:
+                            event = event.with_metadata({**event.metadata, **table_metadata})
+                        else:
+                            context.add_asset_metadata(
+                                table_metadata,
+                                asset_key=context.asset_key_for_output(event.output_name),
+                                partition_key=last_day,
+                            )
             yield event
 
 
@@ -175,7 +186,7 @@ def _run_dbt(
         shutil.copyfile(produced, tmp)
         os.replace(tmp, state)
     _prune_invocations()
-    yield from _table_metadata(warehouse, events)
+    yield from _table_metadata(context, warehouse, events)
     if not invocation.is_successful():
         raise dg.Failure(
             description="dbt build failed; see the dbt log above for the model or test that failed.",

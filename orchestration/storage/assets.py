@@ -24,7 +24,6 @@ from orchestration.quality.checks import (
 from orchestration.resources import AlertsResource, LakeResource, WarehouseResource
 
 CODE_VERSION = "storage-v1"
-PREVIEW_DAYS = 10  # days listed in the rows-per-day table (the metadata is copied to every partition of a range)
 
 
 def build_storage_asset(
@@ -101,21 +100,12 @@ def build_storage_asset(
             if fresh:
                 outcome = freshness(latest_day(con, source), dt.date.today(), alerting)
                 checks.append(platform_result(key, FRESHNESS, outcome, alerts, context.run_id, label))
-        loaded = sum(counts.values())
-        preview = "\n".join(
-            ["| day | rows |", "|---|---|"] + [f"| {d} | {n} |" for d, n in list(counts.items())[:PREVIEW_DAYS]]
+        for day, rows in counts.items():
+            context.add_asset_metadata({"dagster/row_count": int(rows)}, partition_key=str(day))
+        context.log.info(
+            f"raw.{source}: loaded {sum(counts.values())} rows over {len(days)} day(s); the table holds {int(total)}"
         )
-        return dg.MaterializeResult(
-            check_results=checks,
-            metadata={
-                "dagster/row_count": loaded,
-                "rows_loaded": loaded,
-                "table_rows_total": int(total),
-                "partitions": len(days),
-                "rows_per_day": dg.MetadataValue.md(preview),
-                "warehouse": dg.MetadataValue.path(str(warehouse.file)),
-            },
-        )
+        return dg.MaterializeResult(check_results=checks)
 
     return _load
 
