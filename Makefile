@@ -56,7 +56,9 @@ ui: install home
 	$(VENV)/bin/dagster dev -w workspace.yaml
 
 bench: install
+	$(PY) benchmarks/run_benchmark.py
 	$(PY) benchmarks/ingest_benchmark.py
+	$(PY) benchmarks/collection_paths_benchmark.py
 	$(PY) benchmarks/processing_benchmark.py
 	$(PY) benchmarks/quality_benchmark.py
 	$(PY) benchmarks/model_benchmark.py
