@@ -161,7 +161,7 @@ def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
                                     else [raw] end as parts
                         from (
                             select line, any_value(csv_line) as raw,
-                                   string_agg(DISTINCT error_message, '; ') as detail
+                                   string_agg(DISTINCT error_message, '; ' ORDER BY error_message) as detail
                             from {f.rejects} group by line
                         )
                     )
@@ -185,13 +185,22 @@ def _status_rules(contract: Contract, status: str) -> str:
     return f"(case {' '.join(cases)} else {status} end)" if cases else status
 
 
-def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, staged: list[_StagedFile]) -> None:
+def _classify(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    day: dt.date,
+    staged: list[_StagedFile],
+    file_days: list[dt.date] | None = None,
+) -> None:
     """`checked` (every record, typed, with its first failed rule) and `classified` (plus duplicates).
 
     Three layers, each referring to the previous one by column name, so no expression is evaluated
     twice: v_<col> cleaned text (null tokens, value codes), t_<col> typed values, then the list of
     failed rules. The first failed rule is the row's reason (a CASE chain stops at the first match);
     every failed rule is listed in `detail`, computed only for rows that failed.
+
+    Every record carries its export day (`_day`): `day`, or with `file_days` (several days judged
+    in one statement) the day of the record's file. The window rules and duplicates are per day.
     """
     m, cols = contract.mapping, contract.columns
     cleaned = {}
@@ -214,7 +223,7 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
                 f"(case when {value['status']} = 'returned' then -abs({typed_expr[name]}) else {typed_expr[name]} end)"
             )
     typed_ref = {c.name: q("t_" + c.name) for c in cols}
-    failed = [r for c in cols for r in rules(c, value[c.name], typed_ref[c.name], contract, day)]
+    failed = [r for c in cols for r in rules(c, value[c.name], typed_ref[c.name], contract, "_day")]
     first_reason = (
         "case when not ok then 'malformed' when problem is not null then problem "
         + " ".join(f"when {cond} then {lit(reason)}" for cond, reason in failed)
@@ -230,10 +239,15 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     typed_cols = ", ".join(f"{typed_expr[c.name]} as {q('t_' + c.name)}" for c in cols)
     if m.spans_days:
         parsed = _records_of_the_day(con, contract, day, staged, parsed, cleaned, typed_expr)
+    if file_days is None:
+        day_sql = f"DATE {lit(day)}"
+    else:
+        day_sql = "list_extract([" + ", ".join(f"DATE {lit(d)}" for d in file_days) + "], file_id + 1)"
+    parsed = f"(select *, {day_sql} as _day from {parsed})"
     con.execute(f"""
         CREATE TEMP TABLE checked AS
         with cleaned as (
-            select file_id, record_number, ok, problem, {cleaned_cols} from {parsed}
+            select file_id, record_number, ok, problem, _day, {cleaned_cols} from {parsed}
         ),
         typed as (
             select *, {typed_cols} from cleaned
@@ -242,7 +256,7 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
             select *, {first_reason} as reason from typed
         ),
         explained as (
-            select file_id, record_number, reason, {", ".join(typed_ref.values())},
+            select file_id, record_number, _day, reason, {", ".join(typed_ref.values())},
                    case when reason is not null and ok then {all_reasons} end as all_reasons,
                    {_value_expr(contract)} as _value
             from judged
@@ -254,10 +268,10 @@ def _classify(con: duckdb.DuckDBPyConnection, contract: Contract, day: dt.date, 
     key = ", ".join(q("t_" + k) for k in contract.key)
     con.execute(f"""
         CREATE TEMP TABLE dups AS
-        select {key}, min(file_id * {FILE_STRIDE} + record_number) as first_ref
-        from checked where reason is null group by {key} having count(*) > 1
+        select _day, {key}, min(file_id * {FILE_STRIDE} + record_number) as first_ref
+        from checked where reason is null group by _day, {key} having count(*) > 1
     """)
-    key_join = " and ".join(f"c.{q('t_' + k)} = d.{q('t_' + k)}" for k in contract.key)
+    key_join = " and ".join(["c._day = d._day", *(f"c.{q('t_' + k)} = d.{q('t_' + k)}" for k in contract.key)])
     con.execute(f"""
         CREATE TEMP VIEW classified AS
         select c.*,
@@ -338,27 +352,38 @@ def _value_expr(contract: Contract) -> str:
 
 # ------------------------------------------------------------------ 3. count, then write
 def _count(
-    con: duckdb.DuckDBPyConnection, contract: Contract, staged: list[_StagedFile], result: PartitionResult
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    staged: list[_StagedFile],
+    result: PartitionResult,
+    owners: list[PartitionResult] | None = None,
 ) -> None:
-    """Fill the per-file and partition counts; one scan gives loaded and quarantined by reason."""
+    """Fill the per-file and partition counts; one scan gives loaded and quarantined by reason.
+
+    `result.files` lists every staged file; `owners` names the partition each file belongs to
+    when several days are counted at once (by default all belong to `result`)."""
+    owners = owners or [result] * len(staged)
     groups = con.execute("""
         select file_id, is_valid, coalesce(reason, 'duplicate') as reason, count(*) from classified
         group by all
         union all
         select file_id, false, reason, count(*) from malformed group by all
     """).fetchall()
-    reasons: dict[str, int] = {}
     for fid, valid, reason, n in groups:
         if valid:
             result.files[fid].rows_loaded += n
         else:
             result.files[fid].rows_quarantined += n
-            reasons[reason] = reasons.get(reason, 0) + n
-    result.reasons = dict(sorted(reasons.items()))
-    value_read, value_quarantined = con.execute(
-        "select coalesce(sum(_value), 0), coalesce(sum(_value) filter (where not is_valid), 0) from classified"
-    ).fetchall()[0]
-    result.value_read, result.value_quarantined = float(value_read), float(value_quarantined)
+            owners[fid].reasons[reason] = owners[fid].reasons.get(reason, 0) + n
+    for owner in {id(o): o for o in owners}.values():
+        owner.reasons = dict(sorted(owner.reasons.items()))
+    values = con.execute(
+        "select file_id, coalesce(sum(_value), 0), coalesce(sum(_value) filter (where not is_valid), 0) "
+        "from classified group by file_id"
+    ).fetchall()
+    for fid, value_read, value_quarantined in values:
+        owners[fid].value_read += float(value_read)
+        owners[fid].value_quarantined += float(value_quarantined)
     # Rows read are counted from the input side, independently of how they were classified.
     for fid, n in con.execute("select file_id, count(*) from checked group by file_id").fetchall():
         result.files[fid].rows_read += n
@@ -375,10 +400,13 @@ def _count(
             )
 
 
-def _output_queries(contract: Contract, staged: list[_StagedFile], result: PartitionResult) -> tuple[str, str]:
-    """The queries selecting the valid rows (raw lake) and the quarantined rows with their original text."""
+def _output_queries(
+    contract: Contract, staged: list[_StagedFile], result: PartitionResult, file_ids: list[int] | None = None
+) -> tuple[str, str]:
+    """The queries selecting the valid rows (raw lake) and the quarantined rows with their original
+    text: of every staged file, or of the files `file_ids` names (one day of several judged at once)."""
     cols = contract.columns
-    if not staged:
+    if not staged or file_ids == []:
         out_cols = ", ".join(f"NULL::{c.sql_type} as {q(c.name)}" for c in cols)
         valid = f"select {out_cols}, NULL::VARCHAR as _source_file, NULL::BIGINT as _record_number limit 0"
         quarantine = (
@@ -388,12 +416,14 @@ def _output_queries(contract: Contract, staged: list[_StagedFile], result: Parti
             "NULL::VARCHAR as raw_record limit 0"
         )
         return valid, quarantine
-    originals = " union all ".join(f.originals_sql for f in staged)
+    originals = " union all ".join(staged[i].originals_sql for i in (file_ids or range(len(staged))))
+    of_files = "true" if file_ids is None else f"file_id in ({', '.join(str(i) for i in file_ids)})"
     out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
     files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
     valid = (
         f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
-        f"record_number as _record_number from classified where is_valid"
+        f"record_number as _record_number from classified where is_valid and {of_files} "
+        "order by file_id, record_number"
     )
     quarantine = f"""
         select list_extract({files_list}, file_id + 1) as source_file, record_number,
@@ -406,14 +436,14 @@ def _output_queries(contract: Contract, staged: list[_StagedFile], result: Parti
                    bad.duplicate_of as duplicate_of_record,
                    coalesce(exact.raw_record, raw.raw_record) as raw_record
             from (select file_id, record_number, reason, all_reasons, duplicate_of
-                  from classified where not is_valid) as bad
+                  from classified where not is_valid and {of_files}) as bad
             left join ({originals}) as raw
               on bad.file_id = raw.file_id and bad.record_number = raw.record_number
             left join exact_originals as exact
               on bad.file_id = exact.file_id and bad.record_number = exact.record_number
             union all
             select file_id, record_number, line_number, reason, detail, NULL::BIGINT, raw_record
-            from malformed
+            from malformed where {of_files}
         ) order by file_id, coalesce(record_number, 0), line_number
     """
     return valid, quarantine
@@ -503,6 +533,31 @@ def _refuse_to_empty(
         )
 
 
+def _settle(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    result: PartitionResult,
+    landing: Path,
+    lake: Path,
+    allow_empty: bool,
+) -> tuple[Path, Path]:
+    """Sum a day's file counts and check them, refuse to empty a day that holds rows; the day's
+    raw and quarantine partition paths."""
+    day = result.day
+    result.rows_loaded = sum(f.rows_loaded for f in result.files)
+    result.rows_quarantined = sum(f.rows_quarantined for f in result.files)
+    result.rows_read = sum(f.rows_read for f in result.files)
+    if result.rows_read != result.rows_loaded + result.rows_quarantined:
+        raise RuntimeError(
+            f"{contract.source} {day}: accounting mismatch: read {result.rows_read}, loaded "
+            f"{result.rows_loaded}, quarantined {result.rows_quarantined}"
+        )
+    raw_target = partition_path(lake / "raw", contract.source, day)
+    if result.rows_read == 0 and not allow_empty:
+        _refuse_to_empty(con, contract, day, landing, raw_target)
+    return raw_target, partition_path(lake / "quarantine", contract.source, day)
+
+
 def collect_partition(
     contract: Contract,
     day: dt.date,
@@ -543,18 +598,7 @@ def collect_partition(
             _count(con, contract, staged, result)
             _exact_originals(con, contract, staged)
         valid_query, quarantine_query = _output_queries(contract, staged, result)
-        result.rows_loaded = sum(f.rows_loaded for f in result.files)
-        result.rows_quarantined = sum(f.rows_quarantined for f in result.files)
-        result.rows_read = sum(f.rows_read for f in result.files)
-        if result.rows_read != result.rows_loaded + result.rows_quarantined:
-            raise RuntimeError(
-                f"{contract.source} {day}: accounting mismatch: read {result.rows_read}, loaded "
-                f"{result.rows_loaded}, quarantined {result.rows_quarantined}"
-            )
-        raw_target = partition_path(lake / "raw", contract.source, day)
-        quarantine_target = partition_path(lake / "quarantine", contract.source, day)
-        if result.rows_read == 0 and not allow_empty:
-            _refuse_to_empty(con, contract, day, landing, raw_target)
+        raw_target, quarantine_target = _settle(con, contract, result, landing, lake, allow_empty)
         atomic_copy(con, quarantine_query, quarantine_target)
         atomic_copy(con, valid_query, raw_target)
         result.raw_path, result.quarantine_path = raw_target, quarantine_target
@@ -565,6 +609,84 @@ def collect_partition(
         else:
             _drop_temporaries(con)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+BATCH_DAYS = 31  # days judged in one statement by collect_partitions (a month of daily exports) ...
+BATCH_BYTES = 32 * 2**20  # ... as long as their files stay this small together (the batch is held in memory)
+
+
+def _collect_days(
+    contract: Contract,
+    days: list[dt.date],
+    landing: Path,
+    lake: Path,
+    con: duckdb.DuckDBPyConnection,
+    allow_empty: bool = False,
+) -> list[PartitionResult]:
+    """Collect several days of daily exports at once: every file is checked and staged as
+    `collect_partition` does, then all the days' records are judged, counted and their originals
+    recovered in one statement each (each record carrying its file's day), and each day's
+    partitions are written on their own, atomically. The result per day is what
+    `collect_partition` gives for that day.
+
+    Raises whatever stops any one day (a file problem, a missing export, a day that would be
+    emptied): the caller then collects those days one by one, so each day succeeds or fails alone.
+    Nothing is written unless every day of the batch passed its checks.
+    """
+    m = contract.mapping
+    files_of: dict[dt.date, list[Path]] = {}
+    for day in days:
+        files = find_files(landing, contract, day)
+        if not files and not contract.optional and not m.is_closed(day):
+            raise MissingSource(f"no {contract.source} export for {day}")
+        one_file_per_day(files, contract, day)
+        files_of[day] = files
+    every = [path for day in days for path in files_of[day]]
+    file_days = [day for day in days for _ in files_of[day]]
+    results = {day: PartitionResult(source=contract.source, day=day) for day in days}
+    batch = PartitionResult(source=contract.source, day=days[0])
+    workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-days-"))
+    try:
+        staged = _stage_files(con, contract, every, workdir, batch)
+        owners = [results[day] for day in file_days]
+        if staged:
+            _stage_malformed(con, contract, staged)
+            _classify(con, contract, days[0], staged, file_days=file_days)
+            _count(con, contract, staged, batch, owners)
+            _exact_originals(con, contract, staged)
+        writes = []
+        for day, result in results.items():
+            ids = [i for i, d in enumerate(file_days) if d == day]
+            result.files = [batch.files[i] for i in ids]
+            raw_target, quarantine_target = _settle(con, contract, result, landing, lake, allow_empty)
+            writes.append((result, _output_queries(contract, staged, batch, ids), raw_target, quarantine_target))
+        for result, (valid_query, quarantine_query), raw_target, quarantine_target in writes:
+            atomic_copy(con, quarantine_query, quarantine_target)
+            atomic_copy(con, valid_query, raw_target)
+            result.raw_path, result.quarantine_path = raw_target, quarantine_target
+        return list(results.values())
+    finally:
+        _drop_temporaries(con)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _batches(contract: Contract, days: list[dt.date], landing: Path, workers: int) -> list[list[dt.date]]:
+    """Consecutive days to collect together: up to BATCH_DAYS days whose files are at most
+    BATCH_BYTES together (a larger day is a batch of its own); a many-day export goes day by day
+    (its file is read once per connection anyway). A short range is split among the workers."""
+    if contract.mapping.spans_days:
+        return [[day] for day in days]
+    limit = BATCH_DAYS if len(days) >= workers * BATCH_DAYS else max(1, -(-len(days) // workers))
+    batches: list[list[dt.date]] = []
+    size = 0
+    for day in days:
+        day_bytes = sum(path.stat().st_size for path in find_files(landing, contract, day))
+        if not batches or len(batches[-1]) >= limit or size + day_bytes > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(day)
+        size += day_bytes
+    return batches
 
 
 def _has_exports(landing: Path, contract: Contract) -> bool:
@@ -617,11 +739,13 @@ def collect_partitions(
     memory_limit: str = "384MB",
     allow_empty: bool = False,
 ) -> list[tuple[dt.date, PartitionResult | Exception]]:
-    """Collect several days of one source, ``workers`` at a time, in day order.
+    """Collect several days of one source, in day order, a batch of days at a time
+    (:func:`_collect_days`: one statement per step for the whole batch), ``workers`` batches at once.
 
     Each day succeeds or fails on its own: the result for a day is its :class:`PartitionResult`
-    or the :class:`FileProblem` / :class:`MissingSource` that stopped it. With more than one
-    worker each DuckDB connection uses one thread, so the machine's cores work on different days.
+    or the :class:`FileProblem` / :class:`MissingSource` that stopped it (a batch in which any day
+    fails is collected again day by day). With more than one worker each DuckDB connection uses
+    one thread, so the machine's cores work on different batches.
     An optional source without any export costs one directory listing and a file copy per day.
     """
 
@@ -632,22 +756,36 @@ def collect_partitions(
     lock = threading.Lock()
     spill = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-spill-"))
 
-    def one(day: dt.date) -> tuple[dt.date, PartitionResult | Exception]:
+    def connection() -> duckdb.DuckDBPyConnection:
         con = getattr(local, "con", None)
         if con is None:  # one connection per worker thread, reused for its days
             con = local.con = connect_collector(memory_limit, 1 if workers > 1 else None, spill)
             with lock:
                 connections.append(con)
+        return con
+
+    def one(day: dt.date) -> tuple[dt.date, PartitionResult | Exception]:
         try:
-            return day, collect_partition(contract, day, landing, lake, con=con, allow_empty=allow_empty)
+            return day, collect_partition(contract, day, landing, lake, con=connection(), allow_empty=allow_empty)
         except (FileProblem, MissingSource) as exc:
             return day, exc
 
+    def some(batch: list[dt.date]) -> list[tuple[dt.date, PartitionResult | Exception]]:
+        """A batch of days at once; if any of its days cannot be collected, each day on its own."""
+        if len(batch) == 1:
+            return [one(d) for d in batch]
+        try:
+            collected = _collect_days(contract, batch, landing, lake, connection(), allow_empty)
+            return list(zip(batch, collected, strict=True))
+        except Exception:
+            return [one(d) for d in batch]
+
+    batches = _batches(contract, days, landing, workers)
     try:
-        if workers <= 1 or len(days) <= 1:
-            return [one(d) for d in days]
+        if workers <= 1 or len(batches) <= 1:
+            return [pair for batch in batches for pair in some(batch)]
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(one, days))
+            return [pair for pairs in pool.map(some, batches) for pair in pairs]
     finally:
         for con in connections:
             con.close()

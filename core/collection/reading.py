@@ -6,7 +6,6 @@ expression over the cleaned (`v_<col>`) and typed (`t_<col>`) values of a record
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -91,8 +90,11 @@ def typed(col: Column, v: str, contract: Contract) -> str:
     return f"coalesce({', '.join(parts)})" if len(parts) > 1 else parts[0]
 
 
-def rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list[tuple[str, str]]:
-    """(condition that fails the row, reason) pairs, in the order they are reported."""
+def rules(col: Column, v: str, t: str, contract: Contract, day: str) -> list[tuple[str, str]]:
+    """(condition that fails the row, reason) pairs, in the order they are reported.
+
+    `day` is the SQL of the record's export day (a DATE): a literal for one day, or the column
+    holding each record's day when several days are judged in one statement."""
     rules: list[tuple[str, str]] = []
     if col.required:
         rules.append((f"{v} is null", f"missing_required:{col.name}"))
@@ -121,18 +123,14 @@ def rules(col: Column, v: str, t: str, contract: Contract, day: dt.date) -> list
     if col.pattern is not None:
         rules.append((f"{v} is not null and not regexp_full_match({v}, {lit(col.pattern)})", f"pattern:{col.name}"))
     if contract.event_time == col.name:
-        lo = dt.datetime.combine(day - dt.timedelta(days=contract.allowed_lateness_days), dt.time())
-        hi = dt.datetime.combine(day + dt.timedelta(days=1), dt.time())
-        rules.append((f"{t} < TIMESTAMP {lit(lo)} or {t} >= TIMESTAMP {lit(hi)}", f"outside_window:{col.name}"))
+        lo = f"CAST({day} - {int(contract.allowed_lateness_days)} AS TIMESTAMP)"
+        hi = f"CAST({day} + 1 AS TIMESTAMP)"
+        rules.append((f"{t} < {lo} or {t} >= {hi}", f"outside_window:{col.name}"))
     elif col.type in {"timestamp", "date"}:
         # No business time lies after the export's day: an order placed in 2099 is a typo, not data.
         # One day of slack for clocks and time zones.
-        latest = day + dt.timedelta(days=FUTURE_SLACK_DAYS + 1)
-        bound = (
-            f"TIMESTAMP {lit(dt.datetime.combine(latest, dt.time()))}"
-            if col.type == "timestamp"
-            else f"DATE {lit(latest)}"
-        )
+        latest = f"({day} + {FUTURE_SLACK_DAYS + 1})"
+        bound = f"CAST({latest} AS TIMESTAMP)" if col.type == "timestamp" else latest
         rules.append((f"{t} >= {bound}", f"in_future:{col.name}"))
     return rules
 

@@ -1,0 +1,92 @@
+"""A range collected in batches of days gives what collecting each day on its own gives.
+
+`collect_partitions` judges a batch of days in one statement per step; `collect_partition` (one
+day) is the reference. Compared on a simulated month with every defect switched on, source by
+source and day by day: the written raw and quarantine rows (in order), the counts per file, the
+reasons, the values. A day whose file is broken fails alone, as it would day by day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+
+import duckdb
+
+from core.collection import collect_partition, collect_partitions
+from core.collection.collect import BATCH_DAYS, FileProblem, connect_collector
+from core.collection.files import find_files
+from core.collection.writing import partition_path
+from tests.conftest import MONTH_END, MONTH_START
+
+DAYS = [MONTH_START + dt.timedelta(days=i) for i in range((MONTH_END - MONTH_START).days + 1)]
+
+
+def _rows(path) -> list[tuple]:
+    con = duckdb.connect()
+    try:
+        return con.execute(f"select * from read_parquet('{path}')").fetchall()
+    finally:
+        con.close()
+
+
+def _same_result(batched, alone) -> None:
+    assert batched.day == alone.day
+    assert [(f.file, f.bytes, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in batched.files] == [
+        (f.file, f.bytes, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in alone.files
+    ]
+    assert (batched.rows_read, batched.rows_loaded, batched.rows_quarantined, batched.reasons) == (
+        alone.rows_read,
+        alone.rows_loaded,
+        alone.rows_quarantined,
+        alone.reasons,
+    )
+    assert math.isclose(batched.value_read, alone.value_read, rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(batched.value_quarantined, alone.value_quarantined, rel_tol=1e-9, abs_tol=1e-9)
+
+
+# CSV with a derived line key and returns (orders), JSON lines, the largest (events), an optional
+# source (nps_surveys).
+SOURCES = ("orders", "events", "nps_surveys")
+
+
+def test_a_month_in_batches_equals_day_by_day(sim_month, contracts, tmp_path):
+    landing = sim_month / "landing"
+    assert len(DAYS) <= BATCH_DAYS * 2
+    reference = {}
+    con = connect_collector()
+    chosen = {source: contracts[source] for source in SOURCES}
+    for source, contract in chosen.items():
+        for day in DAYS:
+            reference[source, day] = collect_partition(contract, day, landing, tmp_path / "alone", con=con)
+    con.close()
+    quarantined = 0
+    for source, contract in chosen.items():
+        for day, result in collect_partitions(contract, DAYS, landing, tmp_path / "batched", workers=2):
+            assert not isinstance(result, Exception), (source, day, result)
+            _same_result(result, reference[source, day])
+            quarantined += result.rows_quarantined
+            for kind in ("raw", "quarantine"):
+                ours = _rows(partition_path(tmp_path / "batched" / kind, source, day))
+                theirs = _rows(partition_path(tmp_path / "alone" / kind, source, day))
+                assert ours == theirs, (source, day, kind)
+    assert quarantined > 100, "the month's defects are quarantined"
+
+
+def test_a_broken_day_fails_alone_and_the_others_are_collected(sim_month, contracts, tmp_path):
+    landing = tmp_path / "landing"
+    shutil.copytree(sim_month / "landing", landing)
+    contract = contracts["orders"]
+    broken_day = DAYS[10]
+    (broken,) = find_files(landing, contract, broken_day)
+    broken.write_bytes(b"\xff\xfe not an export at all \x00\x00\x00")
+    results = dict(collect_partitions(contract, DAYS, landing, tmp_path / "lake", workers=1))
+    assert isinstance(results[broken_day], FileProblem)
+    assert not partition_path(tmp_path / "lake" / "raw", "orders", broken_day).exists()
+    con = connect_collector()
+    for day in DAYS:
+        if day == broken_day:
+            continue
+        _same_result(results[day], collect_partition(contract, day, landing, tmp_path / "alone", con=con))
+    con.close()
