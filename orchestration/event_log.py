@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from dagster import Field, StringSource
+from dagster import StringSource
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
@@ -41,21 +41,25 @@ def enable_batches() -> None:
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """SQLite event log storage that writes a batch of one run's asset events in one transaction.
 
-    Configured in the embedded profile (deploy/dagster.yaml); `base_dir` defaults to Dagster's own
-    place for the run databases, `$DAGSTER_HOME/history/runs`, so an instance switched to this
-    storage keeps its history. Loading it switches batching on in the process that opened the
-    instance (the command line, the webserver, the daemon, a run worker).
+    Configured in the embedded profile (deploy/dagster.yaml) with `base_dir` Dagster's own place for
+    the run databases, `<DAGSTER_HOME>/history/runs`, so an instance switched to this storage keeps
+    its history. Loading it switches batching on in the process that opened the instance (the
+    command line, the webserver, the daemon, a run worker).
     """
 
-    def __init__(self, base_dir: str | None = None, inst_data=None):
+    def __init__(self, base_dir: str, inst_data=None):
+        if "${" in base_dir:
+            raise ValueError(
+                f"event_log_storage base_dir {base_dir!r} still holds a placeholder: write the profile with "
+                "`python -m orchestration.instance write` (make targets do), or put the instance's directory in "
+                "place of ${DAGSTER_HOME} in dagster.yaml"
+            )
         enable_batches()
-        if base_dir is None:
-            base_dir = os.path.join(os.environ["DAGSTER_HOME"], "history", "runs")
         super().__init__(base_dir, inst_data=inst_data)
 
     @classmethod
     def config_type(cls):
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return {"base_dir": StringSource}
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> BatchingSqliteEventLogStorage:

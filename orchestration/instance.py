@@ -57,6 +57,15 @@ def check_postgres_url(url: str) -> None:
         )
 
 
+HOME_PLACEHOLDER = "${DAGSTER_HOME}"
+
+
+def render_profile(name: str, home: Path) -> str:
+    """A profile's text for the instance in `home`: the directory written in place of ${DAGSTER_HOME}
+    (Dagster reads a storage's paths from dagster.yaml; only whole values can come from the environment)."""
+    return PROFILES[name].read_text(encoding="utf-8").replace(HOME_PLACEHOLDER, os.fspath(home.resolve()))
+
+
 def write_instance_config(home: Path, settings: Settings) -> Path:
     """Write the profile `settings.instance` names to `<home>/dagster.yaml` (a hand-written file stays)."""
     if settings.instance == "postgres" and not settings.postgres_url:
@@ -70,7 +79,7 @@ def write_instance_config(home: Path, settings: Settings) -> Path:
     target = home / "dagster.yaml"
     if target.exists() and written_profile(target) is None:
         return target
-    text = PROFILES[settings.instance].read_text(encoding="utf-8")
+    text = render_profile(settings.instance, home)
     if not target.exists() or target.read_text(encoding="utf-8") != text:
         home.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".dagster.yaml.{os.getpid()}.tmp")

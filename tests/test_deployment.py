@@ -27,7 +27,7 @@ import pytest
 
 from core.settings import Settings
 from orchestration.definitions import PLATFORM_JOB, build_definitions
-from orchestration.instance import PROFILES, InstanceConfigError, prepare_home, written_profile
+from orchestration.instance import InstanceConfigError, prepare_home, render_profile, written_profile
 from simulator import DefectRates, SimulationConfig, simulate
 from tests.conftest import PROJECT_ROOT, assets_in_groups
 from tests.test_processing import _assert_same, _marts
@@ -445,7 +445,8 @@ def test_the_profile_setting_writes_the_chosen_dagster_yaml(tmp_path, monkeypatc
     monkeypatch.delenv("DMP_POSTGRES_URL", raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     home = prepare_home(Settings(data_dir=tmp_path))
-    assert (home / "dagster.yaml").read_text() == PROFILES["sqlite"].read_text()
+    assert (home / "dagster.yaml").read_text() == render_profile("sqlite", home)
+    assert str(home.resolve()) in render_profile("sqlite", home) and "${" not in render_profile("sqlite", home)
     with pytest.raises(InstanceConfigError, match="DMP_POSTGRES_URL"):
         prepare_home(Settings(data_dir=tmp_path, instance="postgres"))
     with pytest.raises(InstanceConfigError, match="postgresql\\+psycopg2://"):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.instance import render_profile
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 RUNS = textwrap.dedent(
@@ -76,7 +78,7 @@ def _instance(home: Path, batching: bool) -> dict:
     home.mkdir(parents=True)
     config = "telemetry:\n  enabled: false\n"
     if batching:
-        config = (PROJECT_ROOT / "deploy" / "dagster.yaml").read_text()
+        config = render_profile("sqlite", home)
     (home / "dagster.yaml").write_text(config)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     env.pop("DAGSTER_EVENT_BATCH_SIZE", None)

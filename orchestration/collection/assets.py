@@ -13,6 +13,7 @@ from orchestration.quality.checks import QUARANTINE_RATE, SCHEMA_DRIFT, platform
 from orchestration.resources import AlertsResource, LakeResource
 
 CODE_VERSION = "collection-v1"
+WORST_DAYS = 10  # days named in the run's summary line (each day's figures are on its materialisation)
 FILES_LISTED = 5  # files named in a day's metadata (a day of a many-file export names the first few)
 
 
@@ -44,9 +45,13 @@ def run_summary(source: str, results: list[PartitionResult]) -> str:
     quarantined = sum(r.rows_quarantined for r in results)
     reasons = total_reasons(results)
     top = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:5])
+    worst = sorted((r for r in results if r.rows_quarantined), key=lambda r: (-r.rows_quarantined, r.day))
+    days = ", ".join(f"{r.day} ({r.rows_quarantined})" for r in worst[:WORST_DAYS])
+    more = f" and {len(worst) - WORST_DAYS} more" if len(worst) > WORST_DAYS else ""
     return (
         f"{source}: {len(results)} day(s), {sum(len(r.files) for r in results)} file(s), read {read}, "
-        f"loaded {sum(r.rows_loaded for r in results)}, quarantined {quarantined}" + (f" ({top})" if top else "")
+        f"loaded {sum(r.rows_loaded for r in results)}, quarantined {quarantined}"
+        + (f" ({top}); most on {days}{more}" if top else "")
     )
 
 
@@ -75,10 +80,6 @@ def _collect(
             failures.append(f"{day}: {result}")
             continue
         results.append(result)
-        context.log.info(
-            f"{source} {day}: read {result.rows_read}, loaded {result.rows_loaded}, "
-            f"quarantined {result.rows_quarantined}"
-        )
     if failures:
         # Days that succeeded keep their new partitions; the failed days keep their old ones.
         raise dg.Failure(
