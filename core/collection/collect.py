@@ -622,8 +622,9 @@ def _collect_days(
     lake: Path,
     con: duckdb.DuckDBPyConnection,
     allow_empty: bool = False,
+    found: dict[dt.date, list[Path]] | None = None,
 ) -> list[PartitionResult]:
-    """Collect several days of daily exports at once: every file is checked and staged as
+    """Collect several days of daily exports at once (`found`: each day's files, if already listed): every file is checked and staged as
     `collect_partition` does, then all the days' records are judged, counted and their originals
     recovered in one statement each (each record carrying its file's day), and each day's
     partitions are written on their own, atomically. The result per day is what
@@ -636,7 +637,7 @@ def _collect_days(
     m = contract.mapping
     files_of: dict[dt.date, list[Path]] = {}
     for day in days:
-        files = find_files(landing, contract, day)
+        files = found[day] if found is not None else find_files(landing, contract, day)
         if not files and not contract.optional and not m.is_closed(day):
             raise MissingSource(f"no {contract.source} export for {day}")
         one_file_per_day(files, contract, day)
@@ -670,21 +671,22 @@ def _collect_days(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _batches(contract: Contract, days: list[dt.date], landing: Path, workers: int) -> list[list[dt.date]]:
+def _batches(contract: Contract, days: list[dt.date], landing: Path, workers: int) -> list[dict[dt.date, list[Path]]]:
     """Consecutive days to collect together: up to BATCH_DAYS days whose files are at most
     BATCH_BYTES together (a larger day is a batch of its own); a many-day export goes day by day
     (its file is read once per connection anyway). A short range is split among the workers."""
     if contract.mapping.spans_days:
-        return [[day] for day in days]
+        return [{day: []} for day in days]
     limit = BATCH_DAYS if len(days) >= workers * BATCH_DAYS else max(1, -(-len(days) // workers))
-    batches: list[list[dt.date]] = []
+    batches: list[dict[dt.date, list[Path]]] = []
     size = 0
     for day in days:
-        day_bytes = sum(path.stat().st_size for path in find_files(landing, contract, day))
+        files = find_files(landing, contract, day)
+        day_bytes = sum(path.stat().st_size for path in files)
         if not batches or len(batches[-1]) >= limit or size + day_bytes > BATCH_BYTES:
-            batches.append([])
+            batches.append({})
             size = 0
-        batches[-1].append(day)
+        batches[-1][day] = files
         size += day_bytes
     return batches
 
@@ -770,12 +772,12 @@ def collect_partitions(
         except (FileProblem, MissingSource) as exc:
             return day, exc
 
-    def some(batch: list[dt.date]) -> list[tuple[dt.date, PartitionResult | Exception]]:
+    def some(batch: dict[dt.date, list[Path]]) -> list[tuple[dt.date, PartitionResult | Exception]]:
         """A batch of days at once; if any of its days cannot be collected, each day on its own."""
         if len(batch) == 1:
             return [one(d) for d in batch]
         try:
-            collected = _collect_days(contract, batch, landing, lake, connection(), allow_empty)
+            collected = _collect_days(contract, list(batch), landing, lake, connection(), allow_empty, batch)
             return list(zip(batch, collected, strict=True))
         except Exception:
             return [one(d) for d in batch]
