@@ -94,3 +94,41 @@ def test_a_broken_day_fails_alone_and_the_others_are_collected(sim_month, contra
             continue
         _same_result(results[day], collect_partition(contract, day, landing, tmp_path / "alone", con=con))
     con.close()
+
+
+def test_the_hostile_corpus_in_batches_equals_day_by_day(contracts, tmp_path):
+    """Files nobody here wrote the platform for: every case of the hostile corpus (tests/data/hostile)
+    that its day survives (every case but the file problems, which fail their day alone, as tested
+    above) on consecutive days of one landing zone: one batch per source, and day by day."""
+    from tests.test_hostile_files import CASES, CORPUS, DAY
+
+    by_source: dict[str, list[str]] = {}
+    for case in CASES:
+        if case["outcome"] != "file_problem":
+            by_source.setdefault(case["source"], []).append(case["case"])
+    compared = 0
+    for source, cases in by_source.items():
+        landing = tmp_path / source / "landing"
+        days = []
+        for case in cases:
+            files = [p for p in (CORPUS / case / source).iterdir() if p.is_file()]
+            if len(files) != 1 or DAY.isoformat() not in files[0].name:
+                continue
+            day = DAY + dt.timedelta(days=len(days))
+            (landing / source).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(files[0], landing / source / files[0].name.replace(DAY.isoformat(), day.isoformat()))
+            days.append(day)
+        contract = contracts[source]
+        con = connect_collector(threads=1)
+        # The batch itself: collect_partitions would fall back to day by day if it raised.
+        batched = dict(zip(days, _collect_days(contract, days, landing, tmp_path / source / "batched", con)))
+        for day in days:
+            alone = collect_partition(contract, day, landing, tmp_path / source / "alone", con=con)
+            _same_result(batched[day], alone)
+            for kind in ("raw", "quarantine"):
+                ours = _rows(partition_path(tmp_path / source / "batched" / kind, source, day))
+                theirs = _rows(partition_path(tmp_path / source / "alone" / kind, source, day))
+                assert ours == theirs, (source, day, kind)
+            compared += 1
+        con.close()
+    assert compared >= 20
