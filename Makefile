@@ -9,15 +9,25 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 export PYTHONWARNINGS := ignore
 
-.PHONY: install run test test-fast lint ui bench docs backfill home summary clean retrain serve
+.PHONY: install lock bi-install superset run test test-fast lint ui bench docs backfill home summary clean retrain serve
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $@
 
 install: $(VENV)/.installed
+
+# Re-resolve the dependency tree from pyproject.toml's ranges in a scratch environment and pin it
+# into constraints.txt (then `make install` and CI get exactly that).
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade pip
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# The whole dependency tree CI tested, pinned: make install installs through it; make lock rewrites it."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt
+	rm -rf .venv-lock
 
 home: install
 	@$(PY) -m orchestration.cli home >/dev/null
@@ -68,6 +78,24 @@ bench: install
 # promote, re-score, refresh the profile marts and the serving snapshot.
 retrain: install home
 	$(VENV)/bin/dagster job execute -m orchestration.definitions -j model_training
+
+# Apache Superset on the serving snapshot (its own environment, .venv-bi, with the older DuckDB
+# that BI tools ship): `make superset [SUPERSET_PORT=8088]`, then log in as admin (the password is
+# in <data_dir>/superset/admin_password). Publish a snapshot first (`make run`).
+BI_VENV ?= .venv-bi
+SUPERSET_PORT ?= 8088
+$(BI_VENV)/.installed: deploy/superset/requirements.txt deploy/superset/constraints.txt
+	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BI_VENV)/bin/python -m pip install --quiet -c deploy/superset/constraints.txt -r deploy/superset/requirements.txt
+	@touch $@
+
+bi-install: $(BI_VENV)/.installed
+
+superset: install bi-install
+	$(BI_VENV)/bin/python deploy/superset/bootstrap.py --serve --port $(SUPERSET_PORT) \
+	  --home "$$($(PY) -c 'from core.settings import Settings; print(Settings().data_dir / "superset")')" \
+	  --snapshot "$$($(PY) -c 'from core.settings import Settings; print(Settings().serving_dir / "serving.duckdb")')"
 
 # dbt docs for the marts: models, columns, tests, lineage and the catalog, into <data_dir>/docs/dbt/
 # (read from a copy of the warehouse, so a load is never blocked by the docs).

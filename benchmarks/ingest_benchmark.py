@@ -45,18 +45,23 @@ def days_of(n: int, skip: int = 0) -> list[dt.date]:
     return [START + dt.timedelta(days=i) for i in range(skip, skip + n)]
 
 
-def simulate(days: int, scale: float, seed: int) -> Path:
+def simulate(days: int, scale: float, seed: int, products: int | None = None) -> Path:
     from simulator import DefectRates, SimulationConfig
     from simulator import simulate as run
 
-    data = WORK / f"sim-d{days}-s{scale:g}-seed{seed}"
+    data = WORK / (f"sim-d{days}-s{scale:g}-seed{seed}" + (f"-p{products}" if products else ""))
     if (data / "ground_truth" / "manifest.json").exists():
         return data
     shutil.rmtree(data, ignore_errors=True)
     t0 = time.time()
     run(
         SimulationConfig(
-            start=START, end=START + dt.timedelta(days=days - 1), seed=seed, scale=scale, defects=DefectRates()
+            start=START,
+            end=START + dt.timedelta(days=days - 1),
+            seed=seed,
+            scale=scale,
+            defects=DefectRates(),
+            products=products,
         ),
         data / "landing",
         data / "ground_truth",

@@ -49,6 +49,12 @@ def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
             if isinstance(result, Exception):
                 raise result
         load_days(warehouse, work / "lake", contract, days)
+    import duckdb
+
+    from core.storage.targets import load_kpi_targets, write_kpi_targets
+
+    with duckdb.connect(str(warehouse)) as con:  # the storage layer's reference table, as the platform writes it
+        write_kpi_targets(con, load_kpi_targets(ROOT / "expectations" / "kpi_targets.csv"))
     marker.write_text(json.dumps({"seconds": round(time.time() - t0, 1)}))
     return warehouse
 

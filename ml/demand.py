@@ -78,6 +78,9 @@ class DemandParams:
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 20
     random_state: int = 0
+    # A training set larger than this is sampled, the same share of every origin (a catalogue of
+    # thousands of products has millions of samples, and the fit's cost grows with them).
+    max_training_rows: int = 150_000
 
 
 @dataclass
@@ -172,16 +175,33 @@ class DemandModel:
         return pd.DataFrame({"p10": p10, "p50": p50, "p90": p90, "expected": expected}, index=frame.index)
 
 
-def training_set(panel: Panel, last_origin_target: int, params: DemandParams) -> pd.DataFrame:
-    """Samples from origins whose whole horizon ends on or before day index `last_origin_target`."""
+def training_set(
+    panel: Panel, last_origin_target: int, params: DemandParams, cache: dict[int, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """Samples from origins whose whole horizon ends on or before day index `last_origin_target`.
+
+    Past `max_training_rows` (counted over all the panel's origins), every origin keeps the same
+    share of its (product, horizon) samples, drawn from a generator seeded by the origin: an origin
+    keeps the same samples in every training set it is part of, and `cache` keeps them for the
+    next training set.
+    """
     origins = list(range(last_origin_target - params.horizon_days, HISTORY_DAYS - 2, -params.origin_step_days))
     if not origins:
         raise InsufficientHistory("no training origin fits before the backtest window")
+    per_origin = len(panel.products) * params.horizon_days
+    # The share is the panel's (counted over every origin it holds), not this training set's.
+    available = len(range(len(panel.days) - 1 - params.horizon_days, HISTORY_DAYS - 2, -params.origin_step_days))
+    share = min(1.0, params.max_training_rows / (per_origin * max(available, 1)))
     frames = []
+    cache = {} if cache is None else cache
     for o in sorted(origins):
-        f = features_at(panel, o, params.horizon_days)
-        f["y"] = actuals_at(panel, o, params.horizon_days)
-        frames.append(f)
+        if o not in cache:
+            f = features_at(panel, o, params.horizon_days)
+            f["y"] = actuals_at(panel, o, params.horizon_days)
+            if share < 1.0:
+                f = f[np.random.default_rng([params.random_state, o]).random(per_origin) < share]
+            cache[o] = f
+        frames.append(cache[o])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -285,9 +305,9 @@ def plan_origins(panel: Panel, params: DemandParams) -> list[int]:
 def backtest(panel: Panel, params: DemandParams) -> tuple[Backtest, DemandModel]:
     """Fit at every origin, measure on its window; return the backtest and the newest origin's model."""
     origins = plan_origins(panel, params)
-    rows, models = [], {}
+    rows, models, cache = [], {}, {}
     for o in origins:
-        model = fit(training_set(panel, o, params), params)
+        model = fit(training_set(panel, o, params, cache), params)
         feats = features_at(panel, o, params.horizon_days)
         pred = model.predict(feats)
         rows.append(

@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="data directory (landing/ and ground_truth/)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument(
+        "--products", type=int, default=None, help="catalogue size (default: 40 x sqrt(scale), at least 20)"
+    )
     parser.add_argument("--clean", action="store_true", help="switch every defect off")
     parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated subset of sources")
     args = parser.parse_args(argv)
@@ -25,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(sources) - set(SOURCES))
     if unknown:
         parser.error(f"unknown source(s) {unknown}; known: {sorted(SOURCES)}")
+    if args.products is not None and args.products < 1:
+        parser.error(f"--products {args.products}: a catalogue needs at least one product")
     if args.end < args.start:
         parser.error(f"--end {args.end} is before --start {args.start}")
     config = SimulationConfig(
@@ -34,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         scale=args.scale,
         defects=DefectRates.none() if args.clean else DefectRates(),
         sources=sources,
+        products=args.products,
     )
     manifest = simulate(config, args.out / "landing", args.out / "ground_truth")
     json.dump(manifest["rows_generated"], sys.stdout, indent=2)

@@ -68,10 +68,12 @@ def stable_unit(text: str) -> float:
 class Business:
     """The simulated company. Call :meth:`simulate_day` for consecutive days."""
 
-    def __init__(self, start: dt.date, end: dt.date, seed: int, scale: float, drivers: bool = True) -> None:
+    def __init__(
+        self, start: dt.date, end: dt.date, seed: int, scale: float, drivers: bool = True, products: int | None = None
+    ) -> None:
         self.start, self.end, self.scale, self.drivers = start, end, scale, drivers
         self.rng = np.random.default_rng(seed)
-        self._init_products()
+        self._init_products(products)
         self._init_customers()
         span = (end - start).days + 1
         self.experiments = [
@@ -85,9 +87,10 @@ class Business:
         self.next_ids = {"line": 1, "order": 1, "event": 1, "ticket": 1, "nps": 1, "anon": 1}
 
     # ---------------------------------------------------------------- set-up
-    def _init_products(self) -> None:
+    def _init_products(self, products: int | None) -> None:
         rng = self.rng
-        n = int(max(20, round(40 * self.scale**0.5)))
+        # The catalogue grows with the square root of the customer base unless its size is given.
+        n = int(products) if products else int(max(20, round(40 * self.scale**0.5)))
         self.n_products = n
         self.product_ids = np.array([f"P{i:05d}" for i in range(1, n + 1)])
         self.category = rng.integers(0, len(CATEGORIES), n)

@@ -220,11 +220,15 @@ class SimulationConfig:
     # False switches off the behavioural drivers (churn hazard, engagement, seasonality, price and
     # promotion effects): a business whose retention and demand no model can predict.
     drivers: bool = True
+    # The catalogue's size; None grows it with the scale (40 x sqrt(scale), at least 20).
+    products: int | None = None
 
 
 def simulate(config: SimulationConfig, landing: Path, truth_dir: Path) -> dict:
     """Simulate every day of the range, writing exports day by day. Returns a small summary."""
-    business = Business(config.start, config.end, config.seed, config.scale, drivers=config.drivers)
+    business = Business(
+        config.start, config.end, config.seed, config.scale, drivers=config.drivers, products=config.products
+    )
     writer = ExportWriter(landing, config.seed, config.defects)
     day = config.start
     rows = dict.fromkeys(config.sources, 0)

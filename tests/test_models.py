@@ -144,6 +144,43 @@ def test_demand_trains_without_a_product_catalogue():
     assert result.metrics["mase"] < 1, result.metrics
 
 
+def _catalogue_panel(n: int, days: int = 120) -> dm.Panel:
+    rng = np.random.default_rng(5)
+    index = pd.date_range("2026-01-01", periods=days, freq="D")
+    units = rng.poisson(np.outer(rng.uniform(0.1, 4, n), np.ones(days))).astype(float)
+    ones, zeros = np.ones((n, days)), np.zeros((n, days))
+    return dm.Panel(
+        np.array([f"P{i:05d}" for i in range(n)], dtype=object), index, units, ones, zeros, zeros, zeros[:, 0]
+    )
+
+
+def test_a_large_catalogue_trains_on_an_even_sample_of_every_origin():
+    """Past max_training_rows each origin keeps the same share of its samples, the same ones in
+    every training set; below it nothing is left out."""
+    panel = _catalogue_panel(300)
+    full_params = dm.DemandParams()
+    last = len(panel.days) - 1
+    full = dm.training_set(panel, last, full_params)
+    assert len(full) < full_params.max_training_rows
+    small = dm.DemandParams(max_training_rows=5_000)
+    sampled = dm.training_set(panel, last, small)
+    assert 0.8 * 5_000 < len(sampled) <= 1.2 * 5_000, len(sampled)
+    per_origin = full.groupby("origin").size()
+    kept = sampled.groupby("origin").size() / per_origin
+    assert kept.index.equals(per_origin.index), "every origin is sampled"
+    assert kept.between(0.5 * kept.mean(), 1.5 * kept.mean()).all(), kept
+    keys = ["origin", "product_id", "horizon"]
+    merged = sampled.merge(full, on=keys, suffixes=("", "_full"))
+    assert len(merged) == len(sampled), "samples are rows of the full training set"
+    assert np.array_equal(merged["y"], merged["y_full"]) and np.array_equal(merged["mean_28"], merged["mean_28_full"])
+    older = dm.training_set(panel, last - 7, small)
+    common = sorted(set(older["origin"]))
+    pd.testing.assert_frame_equal(
+        older[older["origin"].isin(common)].reset_index(drop=True),
+        sampled[sampled["origin"].isin(common)].reset_index(drop=True),
+    )
+
+
 # ----------------------------------------------------------------------- on the simulated platform
 def test_features_are_point_in_time(platform, tmp_path):
     """Changing or deleting every row on or after the cutoff leaves the features unchanged."""

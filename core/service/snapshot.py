@@ -5,7 +5,8 @@ another process, so consumers never read it. Instead every publish copies, in on
 transaction of the warehouse, every table of `marts` and `application`, `reference.kpi_targets`
 and the alerts table (SQLite) into a NEW DuckDB file next to the target, then swaps it in with
 `os.replace`. A reader that has the old file open keeps its inode and finishes undisturbed; the
-next open sees the new file. Each table is also written as one Parquet file
+next open sees the new file. The file is written in the storage format of DuckDB 1.0
+(`SNAPSHOT_STORAGE_VERSION`), so clients on older DuckDB releases than the platform's can open it. Each table is also written as one Parquet file
 (`parquet/<schema>__<table>.parquet`, each replaced atomically), and `manifest.json` says what
 was published when.
 
@@ -37,6 +38,10 @@ META_SCHEMA = "meta"  # meta.snapshot and meta.tables: what this file is, read b
 SNAPSHOT_FILE = "serving.duckdb"
 MANIFEST_FILE = "manifest.json"
 PARQUET_DIR = "parquet"
+# The file is written in DuckDB's storage format of release 1.0 (storage version 64), which every
+# DuckDB from 0.10 on opens: the releases BI tools bundle (DBeaver's JDBC driver, Evidence's and
+# Superset's duckdb-engine) lag the newest DuckDB, whose own default format only it can read.
+SNAPSHOT_STORAGE_VERSION = "v1.0.0"
 
 # Column names that suggest personal contact data: never copied, whatever they hold.
 PII_COLUMN_NAME = re.compile(r"(^|_)(e_?mail|phone|mobile|telephone|tel|msisdn)(_|$)", re.IGNORECASE)
@@ -214,7 +219,7 @@ def publish_snapshot(
     staging = serving_dir / f".{SNAPSHOT_FILE}.{token}.tmp"
     staged_parquet: dict[str, tuple[Path, Path]] = {}
     try:
-        con = duckdb.connect(str(staging))
+        con = duckdb.connect(str(staging), config={"storage_compatibility_version": SNAPSHOT_STORAGE_VERSION})
         try:
             con.execute(f"attach {lit(warehouse_path)} as wh (read_only)")
             con.execute("begin transaction")
@@ -277,6 +282,7 @@ def _write_manifest(
         "published_at": published_at.isoformat(timespec="seconds"),
         "source_warehouse": str(source),
         "snapshot": str(snapshot),
+        "duckdb_storage_version": SNAPSHOT_STORAGE_VERSION,
         "tables": {
             name: {"rows": rows, "parquet": f"{PARQUET_DIR}/{parquet_name(*name.split('.', 1))}"}
             for name, rows in tables.items()

@@ -45,19 +45,23 @@ class DemandTrainingConfig(dg.Config):
     max_leaf_nodes: int = Field(31, ge=2, description="Leaves per tree.")
     min_samples_leaf: int = Field(20, ge=1, description="Minimum samples per leaf.")
     random_state: int = Field(0, description="Seed: same seed, same model and metrics.")
+    max_training_rows: int = Field(
+        150_000, ge=1000, description="A larger training set is sampled down to this many rows, evenly over origins."
+    )
     max_mase: float = Field(0.98, gt=0, description="The model must reach MASE (vs seasonal naive) below this.")
 
     def params(self) -> dm.DemandParams:
         return dm.DemandParams(
-            self.horizon_days,
-            self.backtest_origins,
-            self.backtest_step_days,
-            self.origin_step_days,
-            self.learning_rate,
-            self.max_iter,
-            self.max_leaf_nodes,
-            self.min_samples_leaf,
-            self.random_state,
+            horizon_days=self.horizon_days,
+            backtest_origins=self.backtest_origins,
+            backtest_step_days=self.backtest_step_days,
+            origin_step_days=self.origin_step_days,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf,
+            random_state=self.random_state,
+            max_training_rows=self.max_training_rows,
         )
 
 
