@@ -175,6 +175,11 @@ class DemandModel:
         return pd.DataFrame({"p10": p10, "p50": p50, "p90": p90, "expected": expected}, index=frame.index)
 
 
+def _training_origins(last_origin_target: int, params: DemandParams) -> range:
+    """Forecast origins whose whole horizon ends on or before day index `last_origin_target`."""
+    return range(last_origin_target - params.horizon_days, HISTORY_DAYS - 2, -params.origin_step_days)
+
+
 def training_set(
     panel: Panel, last_origin_target: int, params: DemandParams, cache: dict[int, pd.DataFrame] | None = None
 ) -> pd.DataFrame:
@@ -185,12 +190,12 @@ def training_set(
     keeps the same samples in every training set it is part of, and `cache` keeps them for the
     next training set.
     """
-    origins = list(range(last_origin_target - params.horizon_days, HISTORY_DAYS - 2, -params.origin_step_days))
+    origins = _training_origins(last_origin_target, params)
     if not origins:
         raise InsufficientHistory("no training origin fits before the backtest window")
     per_origin = len(panel.products) * params.horizon_days
     # The share is the panel's (counted over every origin it holds), not this training set's.
-    available = len(range(len(panel.days) - 1 - params.horizon_days, HISTORY_DAYS - 2, -params.origin_step_days))
+    available = len(_training_origins(len(panel.days) - 1, params))
     share = min(1.0, params.max_training_rows / (per_origin * max(available, 1)))
     frames = []
     cache = {} if cache is None else cache

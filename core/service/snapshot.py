@@ -6,9 +6,9 @@ transaction of the warehouse, every table of `marts` and `application`, `referen
 and the alerts table (SQLite) into a NEW DuckDB file next to the target, then swaps it in with
 `os.replace`. A reader that has the old file open keeps its inode and finishes undisturbed; the
 next open sees the new file. The file is written in the storage format of DuckDB 1.0
-(`SNAPSHOT_STORAGE_VERSION`), so clients on older DuckDB releases than the platform's can open it. Each table is also written as one Parquet file
-(`parquet/<schema>__<table>.parquet`, each replaced atomically), and `manifest.json` says what
-was published when.
+(`SNAPSHOT_STORAGE_VERSION`), so clients on older DuckDB releases than the platform's can open
+it. Each table is also written as one Parquet file (`parquet/<schema>__<table>.parquet`, each
+replaced atomically), and `manifest.json` says what was published when.
 
 Personal data never leaves the warehouse: columns named like e-mail or phone are not copied, and
 every text column of the new file is scanned for e-mail addresses and phone numbers before it is
