@@ -33,6 +33,16 @@ from benchmarks.report import write_results  # noqa: E402
 START = dt.date(2026, 1, 1)
 
 
+def _write_targets(warehouse: Path) -> None:
+    """The storage layer's reference table (`reference.kpi_targets`), written as the platform writes it."""
+    import duckdb
+
+    from core.storage.targets import load_kpi_targets, write_kpi_targets
+
+    with duckdb.connect(str(warehouse)) as con:
+        write_kpi_targets(con, load_kpi_targets(ROOT / "expectations" / "kpi_targets.csv"))
+
+
 def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
     from core.collection import collect_partitions
     from core.collection.contracts import load_contracts
@@ -41,6 +51,7 @@ def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
     warehouse = work / "warehouse.duckdb"
     marker = work / "loaded.json"
     if marker.exists() and warehouse.exists():
+        _write_targets(warehouse)  # a warehouse cached before the targets were loaded lacks them
         return warehouse
     contracts = load_contracts(ROOT / "expectations" / "contracts")
     t0 = time.time()
@@ -49,12 +60,7 @@ def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
             if isinstance(result, Exception):
                 raise result
         load_days(warehouse, work / "lake", contract, days)
-    import duckdb
-
-    from core.storage.targets import load_kpi_targets, write_kpi_targets
-
-    with duckdb.connect(str(warehouse)) as con:  # the storage layer's reference table, as the platform writes it
-        write_kpi_targets(con, load_kpi_targets(ROOT / "expectations" / "kpi_targets.csv"))
+    _write_targets(warehouse)
     marker.write_text(json.dumps({"seconds": round(time.time() - t0, 1)}))
     return warehouse
 
