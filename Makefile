@@ -46,7 +46,8 @@ backfill: install home
 summary: install
 	$(PY) -m orchestration.cli summary
 
-test: install
+# bi-install: tests/test_bi.py opens the snapshot with the BI environment's DuckDB and runs Superset.
+test: install bi-install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests that need no Dagster run, dbt build, server or browser (under 2 minutes on 2 cores).
