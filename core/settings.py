@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         None, description="Directory of user mapping files (<source>.yaml) overriding contract mappings."
     )
     partitions_start: dt.date = Field(dt.date(2025, 10, 1), description="First daily partition.")
+    partitions_end: dt.date | None = Field(
+        None,
+        description="Last daily partition (inclusive), and the data's clock: freshness is judged against the "
+        "day after it. Default: DMP_DEMO_END for the simulated landing zone (<data_dir>/landing); for your own "
+        "exports (DMP_LANDING_DIR) none, so there is a partition per day up to yesterday (UTC), growing daily.",
+    )
     # Half a year: the retention model's 60-day horizon needs about five months of history.
     demo_start: dt.date = Field(dt.date(2025, 10, 1), description="First day of the demo range.")
     demo_end: dt.date = Field(dt.date(2026, 3, 31), description="Last day (inclusive) of the demo range.")
@@ -113,7 +119,21 @@ class Settings(BaseSettings):
                 f"DMP_DEMO_START ({self.demo_start}) is before DMP_PARTITIONS_START ({self.partitions_start}); "
                 "the demo range must lie inside the partitioned range"
             )
+        if self.partitions_end is None and self.landing_dir == self.data_dir / "landing":
+            self.partitions_end = self.demo_end
+        if self.partitions_end is not None and self.partitions_end < self.partitions_start:
+            raise ValueError(
+                f"DMP_PARTITIONS_END ({self.partitions_end}) is before DMP_PARTITIONS_START ({self.partitions_start})"
+            )
         return self
+
+    def as_of(self) -> dt.date:
+        """Today by the data's clock: the day after the last partition when the range has an end
+        (the simulated business lives in its own half year), else today (UTC)."""
+        today = dt.datetime.now(dt.UTC).date()
+        if self.partitions_end is None:
+            return today
+        return min(today, self.partitions_end + dt.timedelta(days=1))
 
     def run_config(self) -> dict:
         """Run config selecting :attr:`executor` for runs the platform starts on its own."""

@@ -109,8 +109,15 @@ def backfill_daemon_alive(instance) -> bool:
     return heartbeat is not None and time.time() - heartbeat.timestamp < DAEMON_HEARTBEAT_TOLERANCE_SECONDS
 
 
+class BackfillAbandoned(RuntimeError):
+    """The wait for a backfill ended before the backfill did (timeout, interrupt, or no daemon left)."""
+
+
 def wait_for_backfill(instance, backfill_id: str, timeout: float, poll: float = 2.0, echo=print):
-    """Poll until the backfill reaches a terminal status; return (status, [(run_id, run status)])."""
+    """Poll until the backfill reaches a terminal status; return (status, [(run_id, run status)]).
+
+    Raises BackfillAbandoned after `timeout` seconds, and at once when the daemon stops reporting
+    while the backfill has not launched its run yet (nothing would ever execute it)."""
     from dagster import DagsterRunStatus, RunsFilter
     from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES
     from dagster._core.storage.dagster_run import DagsterRun
@@ -126,9 +133,29 @@ def wait_for_backfill(instance, backfill_id: str, timeout: float, poll: float = 
                 echo(f"  run {run.run_id}: {run.status.value}")
         if backfill.status in BULK_ACTION_TERMINAL_STATUSES:
             return backfill.status, [(r.run_id, r.status) for r in runs]
+        if not runs and not backfill_daemon_alive(instance):
+            raise BackfillAbandoned(f"backfill {backfill_id}: the Dagster daemon stopped before it launched the run")
         if time.monotonic() > deadline:
-            raise TimeoutError(f"backfill {backfill_id} still {backfill.status.value} after {timeout:.0f}s")
+            raise BackfillAbandoned(f"backfill {backfill_id} still {backfill.status.value} after {timeout:.0f}s")
         time.sleep(poll)
+
+
+def cancel_if_unlaunched(instance, backfill_id: str) -> bool:
+    """Cancel a backfill that has not launched any run yet; True if it was cancelled.
+
+    A request left behind by a command that gave up would otherwise run later, when some daemon
+    starts, by surprise. A backfill whose run has started is left alone (cancel it in the UI)."""
+    from dagster import RunsFilter
+    from dagster._core.execution.backfill import BulkActionStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    backfill = instance.get_backfill(backfill_id)
+    if backfill is None or backfill.status != BulkActionStatus.REQUESTED:
+        return False
+    if instance.get_runs(RunsFilter(tags=DagsterRun.tags_for_backfill_id(backfill_id)), limit=1):
+        return False
+    instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELED))
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,8 +183,15 @@ def main(argv: list[str] | None = None) -> int:
         help="run the steps in the run's process or one process per step "
         "(default: DMP_EXECUTOR, which defaults to in_process)",
     )
-    parser.add_argument("--wait", action="store_true", help="wait until the backfill finishes (needs the daemon)")
-    parser.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait with --wait")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait until the backfill finishes; refuses at once when no daemon runs, and cancels the "
+        "request if it gives up before the run started",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=6 * 3600, help="seconds to wait with --wait (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
     import dagster as dg
@@ -203,7 +237,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         if not args.wait:
             return 0
-        status, runs = wait_for_backfill(instance, backfill_id, args.timeout)
+        try:
+            status, runs = wait_for_backfill(instance, backfill_id, args.timeout)
+        except (BackfillAbandoned, KeyboardInterrupt) as exc:
+            cancelled = cancel_if_unlaunched(instance, backfill_id)
+            reason = str(exc) or "interrupted"
+            what = "it had not started, so it is cancelled" if cancelled else "its run goes on (UI: Runs > Backfills)"
+            print(f"error: {reason}; {what}", file=sys.stderr)
+            return 1
         print(f"backfill {backfill_id}: {status.value} ({len(runs)} run(s))")
         return 0 if status.value == "COMPLETED_SUCCESS" else 1
 

@@ -170,7 +170,8 @@ def warehouse_copy(settings: Settings, target: Path) -> Path:
 
 
 def build_docs(settings: Settings) -> str:
-    """dbt docs (models, columns, tests, lineage and the catalog) of the settings' warehouse."""
+    """dbt docs (models, columns, tests, lineage and the catalog) of the settings' warehouse, as one
+    static page (`static_index.html`: manifest and catalog inlined) that a browser opens from the file."""
     import subprocess
 
     from orchestration.processing.project import DBT_DIR
@@ -182,12 +183,15 @@ def build_docs(settings: Settings) -> str:
     env = {**os.environ, "DMP_DBT_DUCKDB_PATH": str(copy)}
     dbt = Path(sys.executable).parent / "dbt"
     subprocess.run(
-        [str(dbt), "docs", "generate", "--profiles-dir", ".", "--target-path", str(target), "--quiet"],
+        [str(dbt), "docs", "generate", "--profiles-dir", ".", "--target-path", str(target), "--static", "--quiet"],
         cwd=DBT_DIR,
         env=env,
         check=True,
     )
-    return f"dbt docs: {target / 'index.html'} (from a copy of {settings.warehouse_path})"
+    page = target / "static_index.html"
+    if not page.exists():
+        raise SystemExit(f"dbt docs generate --static wrote no {page}")
+    return f"dbt docs: {page} (open it in a browser; built from a copy of {settings.warehouse_path})"
 
 
 def headline_kpis(con) -> list[str]:
@@ -240,17 +244,51 @@ def headline_kpis(con) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.cli")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="simulate (if needed), materialise the demo range as one run, print a summary")
-    sim = sub.add_parser("simulate", help="generate the simulated dataset for the demo range")
-    sim.add_argument("--force", action="store_true")
-    run = sub.add_parser("run", help="materialise every asset for a range of days as one run (no simulation)")
-    run.add_argument("--start", type=dt.date.fromisoformat, help="first day (default: DMP_DEMO_START)")
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.cli",
+        description="Run the platform from the command line: the demo, a range of days, a summary, the dbt docs. "
+        "Settings come from DMP_* environment variables or .env (README, Configuration).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=summary, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
+
+    command(
+        "demo",
+        "simulate (if needed), materialise the demo range as one run, train the models, print a summary",
+        "What `make run` does: generate the simulated business for DMP_DEMO_START..DMP_DEMO_END unless the same "
+        "dataset is already in the landing zone, materialise every layer for every day of the range as one "
+        "Dagster run, train the models (the model_training job), and print what landed where.",
+    )
+    sim = command(
+        "simulate",
+        "generate the simulated dataset for the demo range",
+        "Write the simulated business's daily exports into the landing zone (and its ground truth beside it).",
+    )
+    sim.add_argument("--force", action="store_true", help="regenerate even when the same dataset is already there")
+    run = command(
+        "run",
+        "materialise every asset for a range of days as one run (no simulation)",
+        "Materialise every layer for the days START..END as one Dagster run over the exports already in the "
+        "landing zone (DMP_LANDING_DIR); the models are not retrained (`make retrain`).",
+    )
+    run.add_argument("--start", type=dt.date.fromisoformat, help="first day, YYYY-MM-DD (default: DMP_DEMO_START)")
     run.add_argument("--end", type=dt.date.fromisoformat, help="last day, inclusive (default: DMP_DEMO_END)")
-    sub.add_parser("summary", help="print rows per layer and where data lives")
-    sub.add_parser("home", help="create the project-local DAGSTER_HOME and print its path")
-    sub.add_parser("docs", help="build dbt docs from a copy of the warehouse (never holding its lock for long)")
+    command(
+        "summary",
+        "print rows per layer and where data lives",
+        "Rows per source in the lake and the quarantine, the headline KPIs from the serving snapshot, and the paths.",
+    )
+    command("home", "create the project-local DAGSTER_HOME and print its path", "Create DAGSTER_HOME and print it.")
+    command(
+        "docs",
+        "build dbt's docs as one static page from a copy of the warehouse",
+        "Generate dbt's docs (models, columns, tests, lineage, catalog) from a copy of the warehouse, so a load is "
+        "never blocked, as a single static_index.html under <data_dir>/docs/dbt/ that opens from a file.",
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
 
@@ -289,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"the range starts on {start}, before the first daily partition {settings.partitions_start}: "
             f"set DMP_PARTITIONS_START={start} (or earlier) in the environment or .env, or start the range later"
+        )
+    if settings.partitions_end is not None and end > settings.partitions_end:
+        parser.error(
+            f"the range ends on {end}, after the last daily partition {settings.partitions_end}: "
+            f"set DMP_PARTITIONS_END={end} (or later) in the environment or .env, or end the range earlier"
         )
     result = run_platform(settings, start, end)
     status = "succeeded" if result.success else "FAILED"

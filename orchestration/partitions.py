@@ -10,8 +10,14 @@ from core.settings import Settings
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    """One partition per day from the configured start; the last one is yesterday (UTC)."""
-    return dg.DailyPartitionsDefinition(start_date=settings.partitions_start.isoformat(), timezone="UTC")
+    """One partition per day from the configured start; the last one is the configured end
+    (DMP_PARTITIONS_END; the demo's last day for the simulated business), else yesterday (UTC)."""
+    end = settings.partitions_end
+    return dg.DailyPartitionsDefinition(
+        start_date=settings.partitions_start.isoformat(),
+        end_date=(end + dt.timedelta(days=1)).isoformat() if end is not None else None,
+        timezone="UTC",
+    )
 
 
 def run_days(context: dg.AssetExecutionContext) -> list[dt.date]:

@@ -87,3 +87,27 @@ def test_docs_are_built_from_a_copy_of_the_warehouse(tmp_path):
         assert con.execute("select count(*) from marts.t").fetchall() == [(5,)]
     with duckdb.connect(str(settings.warehouse_path)) as con:  # the warehouse is free again
         con.execute("insert into marts.t values (5)")
+
+
+def test_make_docs_writes_one_static_page_under_the_data_dir(platform, tmp_path):
+    """`make docs` (cli docs) honours DMP_DATA_DIR and writes dbt's static page: manifest and catalog
+    inlined, so it opens from the file with no server, and the catalog has the warehouse's columns."""
+    default_docs = PROJECT_ROOT / "data" / "docs"
+
+    def stamp():
+        return sorted((str(f), f.stat().st_mtime_ns) for f in default_docs.rglob("*")) if default_docs.exists() else []
+
+    before = stamp()
+    done = _cli(
+        "docs",
+        DMP_DATA_DIR=str(tmp_path),
+        DMP_LANDING_DIR=str(platform.settings.landing_dir),
+        DMP_WAREHOUSE_PATH=str(platform.settings.warehouse_path),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = tmp_path / "docs" / "dbt" / "static_index.html"
+    assert str(page) in done.stdout
+    html = page.read_text()
+    # The static page carries the manifest and the catalog inline (the plain index.html fetches them).
+    assert "model.data_middle_platform.kpi_daily" in html and '"net_revenue"' in html
+    assert stamp() == before, "nothing written to the default data directory"

@@ -11,6 +11,7 @@ def daily_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, setti
     """Runs `job` at the configured time and timezone for the last complete UTC day."""
     run_config = settings.run_config()
     first = partitions_def.start.date()
+    last = settings.partitions_end
 
     @dg.schedule(
         name="daily_platform_schedule",
@@ -26,6 +27,8 @@ def daily_schedule(job, partitions_def: dg.TimeWindowPartitionsDefinition, setti
         day = (now.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
         if day < first:
             return dg.SkipReason(f"{day} is before the first partition {first}")
+        if last is not None and day > last:
+            return dg.SkipReason(f"{day} is after the last partition {last} (DMP_PARTITIONS_END)")
         return dg.RunRequest(
             run_key=f"daily:{day}",
             partition_key=day.isoformat(),

@@ -11,7 +11,13 @@ def defs(platform: Platform) -> dg.Definitions:
     targets_file = str(platform.settings.kpi_targets) if platform.settings.kpi_targets else None
     return dg.Definitions(
         assets=[
-            build_storage_asset(c, platform.partitions, platform.suites.get(f"raw/{c.source}"), platform.alerting)
+            build_storage_asset(
+                c,
+                platform.partitions,
+                platform.suites.get(f"raw/{c.source}"),
+                platform.alerting,
+                platform.settings.as_of,
+            )
             for c in platform.contracts.values()
         ]
         + [build_kpi_targets_asset(platform.kpi_targets, targets_file)]

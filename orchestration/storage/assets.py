@@ -2,6 +2,7 @@
 what was loaded (its Great Expectations suite, daily volume, freshness)."""
 
 import datetime as dt
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -27,8 +28,13 @@ CODE_VERSION = "storage-v1"
 
 
 def build_storage_asset(
-    contract: Contract, partitions_def: dg.PartitionsDefinition, suite: Suite | None, alerting: AlertingConfig
+    contract: Contract,
+    partitions_def: dg.PartitionsDefinition,
+    suite: Suite | None,
+    alerting: AlertingConfig,
+    as_of: Callable[[], dt.date],
 ) -> dg.AssetsDefinition:
+    """`as_of` gives today by the data's clock (Settings.as_of), the day freshness is judged against."""
     source = contract.source
     key = dg.AssetKey(["raw", source])
     volume = source in alerting.volume.sources
@@ -98,7 +104,7 @@ def build_storage_asset(
                 )
                 checks.append(platform_result(key, VOLUME_ANOMALY, outcome, alerts, context.run_id, label))
             if fresh:
-                outcome = freshness(latest_day(con, source), dt.date.today(), alerting)
+                outcome = freshness(latest_day(con, source), as_of(), alerting)
                 checks.append(platform_result(key, FRESHNESS, outcome, alerts, context.run_id, label))
         for day, rows in counts.items():
             context.add_asset_metadata({"dagster/row_count": int(rows)}, partition_key=str(day))
