@@ -7,7 +7,6 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_DISABLE_TELEMETRY := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
-export PYTHONWARNINGS := ignore
 
 .PHONY: install lock bi-install superset run test test-fast lint ui bench docs backfill home summary clean retrain serve
 

@@ -140,6 +140,11 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(built):
     ]
     assert len(dbt_checks) > 40
     assert [c.check_name for c in dbt_checks if not c.passed] == []
+    # The singular tests (each reads several models) are checks of the mart they vouch for, not observations.
+    owners = {c.check_name: c.asset_key.to_user_string() for c in dbt_checks}
+    assert owners["assert_kpi_daily_net_revenue_matches_order_lines"] == "marts/kpi_daily"
+    assert owners["assert_cohort_sizes_add_up_to_first_orders"] == "marts/kpi_retention_cohorts"
+    assert not [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     blocking = [
         c.event_specific_data.check_name
         for c in checks

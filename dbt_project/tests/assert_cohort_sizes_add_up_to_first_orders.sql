@@ -1,5 +1,8 @@
 -- Accounting identity: the monthly (and the weekly) cohorts' sizes add up to the number of
 -- customers with a first order.
+-- It reads more than one model: the check belongs to kpi_retention_cohorts (an asset check in Dagster).
+{{ config(meta={'dagster': {'ref': {'name': 'kpi_retention_cohorts'}}}) }}
+
 with cohorts as (
     select
         cohort_grain,

@@ -1,5 +1,8 @@
 -- Accounting identity: for every day, kpi_daily.net_revenue equals the sum of net_amount over
 -- that day's order lines (guest checkouts included).
+-- It reads more than one model: the check belongs to kpi_daily (an asset check in Dagster).
+{{ config(meta={'dagster': {'ref': {'name': 'kpi_daily'}}}) }}
+
 with lines as (
     select
         recorded_date as kpi_date,
