@@ -61,9 +61,13 @@ lint: install
 	@mkdir -p dbt_project/target
 	DMP_DBT_DUCKDB_PATH=$(CURDIR)/dbt_project/target/lint.duckdb $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests
 
+# The Dagster UI (and a daemon) on the instance `make run` writes to: `make ui [UI_PORT=3000] [UI_HOST=127.0.0.1]`.
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
 ui: install home
+	@echo "Dagster UI on http://$(UI_HOST):$(UI_PORT)/ with DAGSTER_HOME=$(DAGSTER_HOME)"
 	$(VENV)/bin/dagster instance concurrency set warehouse 1
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
 bench: install
 	$(PY) benchmarks/run_benchmark.py
