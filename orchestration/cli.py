@@ -56,6 +56,18 @@ def simulate_if_needed(settings: Settings, force: bool = False) -> bool:
     return True
 
 
+UI_URL = os.environ.get("DMP_UI_URL", "http://127.0.0.1:3000")
+
+
+def announce_run(what: str) -> str:
+    """A new run id, printed with where the UI shows the run (`make ui`), before the run starts."""
+    from dagster._core.utils import make_new_run_id
+
+    run_id = make_new_run_id()
+    print(f"      run {run_id} ({what}) started: {UI_URL}/runs/{run_id} (with `make ui` running)", flush=True)
+    return run_id
+
+
 def run_platform(settings: Settings, start=None, end=None, log_level: str = "WARNING"):
     """Materialise every asset for the days [start, end] as one run in the project's instance."""
     import dagster as dg
@@ -63,9 +75,10 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
     from orchestration.definitions import PLATFORM_JOB, build_definitions
     from orchestration.names import WAREHOUSE_POOL
     from orchestration.partitions import range_tags
-    from orchestration.recovery import WaitWatcher, host_tags, reap_dead_runs, slot_holders
+    from orchestration.recovery import StepProgress, WaitWatcher, host_tags, reap_dead_runs, slot_holders
 
     ensure_dagster_home()
+    out = sys.stdout  # the progress lines keep it while a dbt step sends dbt's own output to its log file
     start, end = start or settings.demo_start, end or settings.demo_end
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PLATFORM_JOB)
@@ -74,9 +87,14 @@ def run_platform(settings: Settings, start=None, end=None, log_level: str = "WAR
         holders = slot_holders(instance, WAREHOUSE_POOL)
         if holders:
             print(f"      the warehouse slot is held by {', '.join(holders)}: this run's warehouse steps wait for it")
-        with WaitWatcher(instance, WAREHOUSE_POOL, log=lambda line: print(f"      {line}", flush=True)):
+        run_id = announce_run(f"{job.name} {start}..{end}")
+        with (
+            WaitWatcher(instance, WAREHOUSE_POOL, log=lambda line: print(f"      {line}", file=out, flush=True)),
+            StepProgress(instance, run_id, log=lambda line: print(f"      {line}", file=out, flush=True)),
+        ):
             return job.execute_in_process(
                 instance=instance,
+                run_id=run_id,
                 tags={**range_tags(start, end), **host_tags()},
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
@@ -89,18 +107,22 @@ def run_models(settings: Settings, log_level: str = "WARNING"):
 
     from orchestration.definitions import build_definitions
     from orchestration.names import MODEL_JOB
-    from orchestration.recovery import host_tags, reap_dead_runs
+    from orchestration.recovery import StepProgress, host_tags, reap_dead_runs
 
     ensure_dagster_home()
+    out = sys.stdout  # as in run_platform
     job = build_definitions(settings).resolve_job_def(MODEL_JOB)
     with dg.DagsterInstance.get() as instance:
         reap_dead_runs(instance, log=lambda message: print(f"      {message}"))
-        return job.execute_in_process(
-            instance=instance,
-            tags=host_tags(),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
+        run_id = announce_run(job.name)
+        with StepProgress(instance, run_id, log=lambda line: print(f"      {line}", file=out, flush=True)):
+            return job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                tags=host_tags(),
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            )
 
 
 def summary(settings: Settings) -> str:

@@ -10,6 +10,7 @@ monitoring.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Callable
@@ -110,3 +111,62 @@ class WaitWatcher:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         self.thread.join(timeout=5)
+
+
+class StepProgress:
+    """While a run executes in this process, print a line per finished step: its assets' rows and
+    its seconds (a long run is otherwise silent until its end). Reads the run's own event log."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, log: Callable[[str], None] = print, every=1.0):
+        import threading
+
+        self.instance, self.run_id, self.log, self.every = instance, run_id, log, every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.cursor: str | None = None
+        self.started: dict[str, float] = {}
+        self.rows: dict[str, int] = {}
+
+    def poll(self) -> None:
+        from dagster import DagsterEventType
+
+        kinds = {
+            DagsterEventType.STEP_START,
+            DagsterEventType.STEP_SUCCESS,
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.ASSET_MATERIALIZATION,
+        }
+        connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=kinds)
+        self.cursor = connection.cursor
+        for record in connection.records:
+            entry = record.event_log_entry
+            event = entry.dagster_event
+            step = event.step_key
+            if event.event_type == DagsterEventType.STEP_START:
+                self.started[step] = entry.timestamp
+            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                count = event.event_specific_data.materialization.metadata.get("dagster/row_count")
+                if count is not None:
+                    self.rows[step] = self.rows.get(step, 0) + int(count.value)
+            else:
+                seconds = entry.timestamp - self.started.get(step, entry.timestamp)
+                rows = f", {self.rows[step]:,} rows" if step in self.rows else ""
+                verdict = "done" if event.event_type == DagsterEventType.STEP_SUCCESS else "FAILED"
+                self.log(f"{step:<40} {verdict} in {seconds:5.1f}s{rows}")
+
+    def _watch(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                self.poll()
+            except Exception:  # a watcher never breaks the run it watches
+                continue
+
+    def __enter__(self) -> StepProgress:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        with contextlib.suppress(Exception):
+            self.poll()  # the last steps' lines

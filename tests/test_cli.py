@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT
 
 
@@ -111,3 +113,74 @@ def test_make_docs_writes_one_static_page_under_the_data_dir(platform, tmp_path)
     # The static page carries the manifest and the catalog inline (the plain index.html fetches them).
     assert "model.data_middle_platform.kpi_daily" in html and '"net_revenue"' in html
     assert stamp() == before, "nothing written to the default data directory"
+
+
+def test_a_run_in_this_process_reports_each_finished_step_with_its_rows(tmp_path):
+    """`make run` prints a line per finished step (StepProgress, read from the run's own event log)."""
+    import shutil
+
+    import dagster as dg
+    from dagster._core.utils import make_new_run_id
+
+    from core.settings import Settings
+    from orchestration.definitions import build_definitions
+    from orchestration.recovery import StepProgress
+    from tests.test_partitions_clock import DAY, GOOD
+
+    settings = Settings(data_dir=tmp_path / "demo", partitions_start=DAY, demo_start=DAY, demo_end=DAY)
+    shutil.copytree(GOOD, settings.landing_dir / "orders")
+    job = build_definitions(settings).resolve_job_def("platform_daily")
+    lines: list[str] = []
+    run_id = make_new_run_id()
+    with dg.DagsterInstance.ephemeral() as instance, StepProgress(instance, run_id, log=lines.append, every=0.2):
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            partition_key=DAY.isoformat(),
+            asset_selection=[dg.AssetKey(["lake", "orders"]), dg.AssetKey(["raw", "orders"])],
+        )
+    assert result.success
+    steps = {line.split()[0]: line for line in lines}
+    assert set(steps) == {"lake__orders", "raw__orders"}, lines
+    assert all(" done in " in line for line in lines) and len(lines) == 2, "one line per step, once"
+    rows = result.asset_materializations_for_node("raw__orders")[0].metadata["dagster/row_count"].value
+    assert steps["raw__orders"].endswith(f", {rows:,} rows")
+
+
+@pytest.mark.slow  # a real run: Dagster and dbt over a week
+def test_cli_run_prints_its_progress_not_dbts_log(tmp_path):
+    """`cli run` (what `make run` does after simulating) prints the run id with the UI link first,
+    then a line per finished step; dbt's own output goes to each invocation's console.log."""
+    import datetime as dt
+
+    from simulator import DefectRates, SimulationConfig, simulate
+
+    start, end = dt.date(2026, 1, 1), dt.date(2026, 1, 7)
+    simulate(
+        SimulationConfig(start=start, end=end, seed=4, scale=0.1, defects=DefectRates.none()),
+        tmp_path / "data" / "landing",
+        tmp_path / "truth",
+    )
+    done = _cli(
+        "run",
+        "--start",
+        str(start),
+        "--end",
+        str(end),
+        DMP_DATA_DIR=str(tmp_path / "data"),
+        DMP_PARTITIONS_START=str(start),
+        DMP_DEMO_START=str(start),
+        DMP_DEMO_END=str(end),
+        DAGSTER_HOME=str(tmp_path / "home"),
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if "started: http://" in line)
+    run_id = lines[first].split()[1]
+    assert f"/runs/{run_id}" in lines[first]
+    steps = [line.split()[0] for line in lines[first + 1 :] if " done in " in line]
+    assert {"lake__orders", "raw__orders", "dbt_daily", "dbt_tables"} <= set(steps), done.stdout
+    assert len(steps) == len(set(steps)), "one line per step"
+    assert "START sql" not in done.stdout and "\x1b[" not in done.stdout, "no dbt lines, no colour codes"
+    logs = sorted((PROJECT_ROOT / "dbt_project" / "target").glob(f"dbt_daily-{run_id[:7]}-*/console.log"))
+    assert logs and "START sql" in logs[-1].read_text() and "\x1b[" not in logs[-1].read_text()

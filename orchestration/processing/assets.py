@@ -114,6 +114,7 @@ def _table_metadata(context: dg.AssetExecutionContext, warehouse: WarehouseResou
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
+CONSOLE_LOG = "console.log"
 KEEP_INVOCATIONS = 30  # newest dbt invocation folders (artifacts and logs) kept in dbt_project/target
 
 
@@ -176,9 +177,15 @@ def _run_dbt(
     if state.exists():
         (DBT_DIR / target).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state, DBT_DIR / target / PARTIAL_PARSE)
-    with environ(dbt_env(warehouse.file, window)):
+    # dagster-dbt echoes every dbt event to stdout; they go to the invocation's own console.log
+    # instead (with dbt.log beside it), so a run's output is the run's progress, not 190 dbt lines.
+    console = DBT_DIR / target / CONSOLE_LOG
+    console.parent.mkdir(parents=True, exist_ok=True)
+    env = {**dbt_env(warehouse.file, window), "DBT_USE_COLORS": "false"}  # a file gets no colour codes
+    with environ(env), console.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
         events = list(invocation.stream())
+    context.log.info(f"dbt {' '.join(args)}: its log is {console}")
     produced = DBT_DIR / target / PARTIAL_PARSE
     if produced.exists():
         state.parent.mkdir(parents=True, exist_ok=True)
@@ -188,9 +195,12 @@ def _run_dbt(
     _prune_invocations()
     yield from _table_metadata(context, warehouse, events)
     if not invocation.is_successful():
+        errors = [
+            line for line in console.read_text(encoding="utf-8").splitlines() if " ERROR " in line or "FAIL" in line
+        ]
         raise dg.Failure(
-            description="dbt build failed; see the dbt log above for the model or test that failed.",
-            metadata={"dbt_args": " ".join(args)},
+            description=f"dbt {' '.join(args)} failed; the whole log is {console}\n" + "\n".join(errors[-20:]),
+            metadata={"dbt_args": " ".join(args), "dbt_log": dg.MetadataValue.path(str(console))},
         )
 
 
