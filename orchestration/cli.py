@@ -375,10 +375,23 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(settings))
     print(f"\ntotal {time.time() - t0:.1f}s")
     if not result.success:
+        alert_failed_run(settings, result)
         for line in failure_report(result):
             print(line, file=sys.stderr)
         return 1
     return 0
+
+
+def alert_failed_run(settings: Settings, result) -> int:
+    """The failed run's red alert, as the run_failure_alerts sensor would raise it (once per run)."""
+    from dagster import DagsterEventType
+
+    from orchestration.automation.sensors import raise_run_failure
+    from orchestration.resources import AlertsResource
+
+    message = next((e.message for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE), None)
+    alerts = AlertsResource(path=str(settings.alerts_path), webhook_url=settings.alert_webhook_url)
+    return raise_run_failure(alerts, result.dagster_run, message)
 
 
 def failure_report(result) -> list[str]:

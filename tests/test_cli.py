@@ -184,3 +184,44 @@ def test_cli_run_prints_its_progress_not_dbts_log(tmp_path):
     assert "START sql" not in done.stdout and "\x1b[" not in done.stdout, "no dbt lines, no colour codes"
     logs = sorted((PROJECT_ROOT / "dbt_project" / "target").glob(f"dbt_daily-{run_id[:7]}-*/console.log"))
     assert logs and "START sql" in logs[-1].read_text() and "\x1b[" not in logs[-1].read_text()
+
+
+@pytest.mark.slow  # a real (failing) run through the command line
+def test_a_failed_command_line_run_raises_its_red_alert_once(tmp_path):
+    """A run started from the command line raises the run-failure alert itself (no daemon need be
+    running); the run_failure_alerts sensor, evaluated on the same run afterwards, adds no second one."""
+    import shutil
+
+    import dagster as dg
+
+    from core.alerts.store import list_alerts
+    from core.settings import Settings
+    from orchestration.automation.sensors import run_failure_alerts
+    from orchestration.definitions import build_definitions
+
+    day = "2026-01-10"
+    data = tmp_path / "data"
+    shutil.copytree(PROJECT_ROOT / "tests" / "data" / "hostile" / "binary_png", data / "landing" / "orders")
+    env = {"DMP_DATA_DIR": str(data), "DMP_PARTITIONS_START": day, "DMP_DEMO_START": day, "DMP_DEMO_END": day}
+    home = tmp_path / "home"
+    done = _cli("run", "--start", day, "--end", day, DAGSTER_HOME=str(home), **env)
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    settings = Settings(data_dir=data, partitions_start=day, demo_start=day, demo_end=day)
+    red = [a for a in list_alerts(settings.alerts_path) if a.check_name == "run_failure"]
+    assert len(red) == 1 and red[0].level == "red" and red[0].partition == day, red
+    assert "platform_daily failed" in red[0].message
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(red[0].run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+        defs = build_definitions(settings)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_alerts",
+            dagster_event=failure.event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources={"alerts": defs.resources["alerts"]},
+        ).for_run_failure()
+        run_failure_alerts(context)
+    assert [a.alert_id for a in list_alerts(settings.alerts_path) if a.check_name == "run_failure"] == [red[0].alert_id]

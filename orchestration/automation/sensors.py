@@ -111,12 +111,9 @@ def _run_partition(tags: dict) -> str | None:
     if "dagster/partition" in tags:
         return tags["dagster/partition"]
     if "dagster/asset_partition_range_start" in tags:
-        return partition_label(
-            [
-                dt.date.fromisoformat(tags["dagster/asset_partition_range_start"]),
-                dt.date.fromisoformat(tags["dagster/asset_partition_range_end"]),
-            ]
-        )
+        first = dt.date.fromisoformat(tags["dagster/asset_partition_range_start"])
+        last = dt.date.fromisoformat(tags["dagster/asset_partition_range_end"])
+        return partition_label(sorted({first, last}))  # a one-day range is that day
     return None
 
 
@@ -127,15 +124,21 @@ def _run_partition(tags: dict) -> str | None:
     description="Raises a red alert for every failed run (a pipeline outage).",
 )
 def run_failure_alerts(context: dg.RunFailureSensorContext, alerts: AlertsResource):
-    run = context.dagster_run
-    message = context.failure_event.message or "run failed"
-    alerts.raise_alert(
+    raise_run_failure(alerts, context.dagster_run, context.failure_event.message)
+
+
+def raise_run_failure(alerts: AlertsResource, run: dg.DagsterRun, failure_message: str | None) -> int:
+    """The red alert of a failed run. The sensor raises it for runs the daemon sees; a run started
+    from the command line raises it itself (no daemon may be running). Either may come second: the
+    alert is recorded once per run."""
+    return alerts.raise_alert(
         "red",
-        f"run of {run.job_name} failed: {message}",
+        f"run of {run.job_name} failed: {failure_message or 'run failed'}",
         asset=None,
         check_name="run_failure",
         partition=_run_partition(run.tags or {}),
         run_id=run.run_id,
+        dedupe=True,
     )
 
 
