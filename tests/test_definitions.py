@@ -70,3 +70,25 @@ def test_workspace_loads_with_the_dagster_cli(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dbt_assets_name_their_warehouse_table_owner_and_code_version(tmp_path):
+    """The UI shows where each dbt model lives (the warehouse, not the scratch file dbt parsed
+    against), its owner from dbt's meta, and a code version of its own (dagster-dbt's, from the SQL)."""
+    import json
+
+    from orchestration.processing.project import dbt_project
+
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    assert models["kpi_daily"]["config"]["meta"]["dagster"]["owners"] == ["team:analytics-engineering"]
+    graph = build_definitions(Settings(data_dir=tmp_path)).resolve_asset_graph()
+    dbt_keys = [k for k in graph.get_all_asset_keys() if k.path[-1] in models]
+    assert len(dbt_keys) == len([m for m in models.values() if m["config"]["materialized"] != "ephemeral"])
+    versions: dict = {}
+    for key in dbt_keys:
+        node, model = graph.get(key), models[key.path[-1]]
+        assert node.metadata["dagster/table_name"] == f"warehouse.{model['schema']}.{model['alias']}", key
+        assert node.owners == ["team:analytics-engineering"], key
+        versions.setdefault(node.code_version, []).append(key)
+    assert None not in versions and len(versions) == len(dbt_keys), "each model its own code version"

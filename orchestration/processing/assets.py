@@ -56,10 +56,16 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
         if node.get("resource_type") == "source":
             return spec.replace_attributes(key=dg.AssetKey([node["schema"], node["name"]]))
         layer = node.get("fqn", ["", "model"])[1] if node.get("resource_type") == "model" else "reference"
+        metadata = dict(spec.metadata)
+        if node.get("relation_name"):
+            # The manifest is parsed against a scratch file (its database is "parse"); the tables live
+            # in the warehouse, whose catalog the platform calls "warehouse" everywhere.
+            metadata["dagster/table_name"] = f"warehouse.{node['schema']}.{node.get('alias') or node['name']}"
         return spec.replace_attributes(
             key=dg.AssetKey([layer, node["name"]]),
             group_name="processing",
-            owners=["team:analytics-engineering"],
+            owners=spec.owners or ["team:analytics-engineering"],
+            metadata=metadata,
         ).merge_attributes(kinds={"duckdb"})
 
 
