@@ -34,6 +34,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.metadata import column_schema
 from orchestration.names import WAREHOUSE_POOL
+from orchestration.processing.lineage import LineageCache, column_lineage
 from orchestration.processing.project import DBT_DIR, dbt_project
 from orchestration.resources import WarehouseResource
 
@@ -80,7 +81,9 @@ def _relations() -> dict[str, tuple[str, str]]:
     }
 
 
-def _table_metadata(context: dg.AssetExecutionContext, warehouse: WarehouseResource, events: list) -> Iterator:
+def _table_metadata(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, events: list, target: Path | None = None
+) -> Iterator:
     """Add row counts and the column schema, read after dbt has released the warehouse.
 
     They describe the whole table, so in a run over several days they go on the materialisation
@@ -89,7 +92,16 @@ def _table_metadata(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     relations = _relations()
     partitioned = context.assets_def.partitions_def is not None
     last_day = context.partition_keys[-1] if partitioned and len(context.partition_keys) > 1 else None
+    run_manifest = target / "manifest.json" if target is not None else None
+    manifest = json.loads(run_manifest.read_text()) if run_manifest is not None and run_manifest.exists() else None
+    cache = LineageCache(DBT_DIR / "target" / LINEAGE_CACHE)
     with warehouse.connect(read_only=True) as con:
+        all_columns: dict[tuple[str, str], dict] = {}
+        for schema, table, column, data_type in con.execute(
+            "select table_schema, table_name, column_name, data_type from information_schema.columns "
+            "order by table_schema, table_name, ordinal_position"
+        ).fetchall():
+            all_columns.setdefault((schema, table), {})[column] = {"data_type": data_type}
         for event in events:
             if isinstance(event, dg.Output):
                 uid = getattr(event.metadata.get("unique_id"), "value", None)
@@ -108,6 +120,21 @@ def _table_metadata(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                             "dagster/column_schema": column_schema(cols),
                             "dagster/table_name": f"warehouse.{schema}.{table}",
                         }
+                        lineage = (
+                            column_lineage(
+                                manifest,
+                                uid,
+                                lambda s, t: all_columns.get((s, t), {}),
+                                PlatformDbtTranslator(),
+                                target,
+                                dbt_project(),
+                                cache,
+                            )
+                            if manifest is not None and uid in manifest["nodes"] and uid.startswith("model.")
+                            else None
+                        )
+                        if lineage is not None:
+                            table_metadata["dagster/column_lineage"] = lineage
                         if last_day is None:
                             event = event.with_metadata({**event.metadata, **table_metadata})
                         else:
@@ -117,10 +144,12 @@ def _table_metadata(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                                 partition_key=last_day,
                             )
             yield event
+    cache.save()
 
 
 PARTIAL_PARSE = "partial_parse.msgpack"
 CONSOLE_LOG = "console.log"
+LINEAGE_CACHE = "column_lineage_cache.json"
 KEEP_INVOCATIONS = 30  # newest dbt invocation folders (artifacts and logs) kept in dbt_project/target
 
 
@@ -199,7 +228,7 @@ def _run_dbt(
         shutil.copyfile(produced, tmp)
         os.replace(tmp, state)
     _prune_invocations()
-    yield from _table_metadata(context, warehouse, events)
+    yield from _table_metadata(context, warehouse, events, DBT_DIR / target)
     if not invocation.is_successful():
         errors = [
             line for line in console.read_text(encoding="utf-8").splitlines() if " ERROR " in line or "FAIL" in line
