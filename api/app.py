@@ -16,7 +16,10 @@ from pathlib import Path
 import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from api.params import MAX_PAGE
 from api.routers import alerts, customers, dashboard, experiments, forecasts, health, kpis
@@ -49,7 +52,21 @@ def create_app(
         "the endpoint's scope.",
         lifespan=lifespan,
         redirect_slashes=False,  # a trailing slash is a 404, not a redirect to another resource
+        docs_url=None,  # served below from the API's own copy of Swagger UI, not from a CDN
+        redoc_url=None,
     )
+    app.mount("/static/swagger-ui", StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def interactive_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - docs",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
+
     app.state.reader = reader
     app.state.keys = dict(keys)
     app.state.dashboard = Path(dashboard_path) if dashboard_path else snapshot_path.parent / "dashboard" / "index.html"

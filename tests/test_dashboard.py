@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -101,12 +102,13 @@ class Browser:
                     return event
             self.events.append(self._receive(timeout=max(0.1, deadline - time.monotonic())))
 
-    def open(self, path: Path, width: int = 1400, height: int = 1000) -> None:
+    def open(self, path: Path | str, width: int = 1400, height: int = 1000) -> None:
+        """Load a file (a Path) or a URL (a str) and wait for its load event."""
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
         self.events.clear()
-        self.send("Page.navigate", url=path.resolve().as_uri())
+        self.send("Page.navigate", url=path if isinstance(path, str) else path.resolve().as_uri())
         self.wait_for("Page.loadEventFired")
 
     def evaluate(self, expression: str):
@@ -351,3 +353,24 @@ def test_page_is_replaced_atomically(snapshot, tmp_path):
     second, _ = write_dashboard(snapshot, out, generated_at=dt.datetime(2026, 4, 2, 8, 0))
     assert second == first and second.stat().st_ino != inode, "a new file is swapped in, not rewritten in place"
     assert "2026-04-02 08:00" in second.read_text() and [p.name for p in out.iterdir()] == ["index.html"]
+
+
+def test_the_api_docs_render_offline_from_the_apis_own_files(snapshot, browser):
+    """/docs is Swagger UI served by the API itself: in a browser with no internet it renders every
+    endpoint, and every file it loads comes from the API's own origin (no CDN)."""
+    from api.app import create_app
+    from tests.test_api import running
+
+    with running(create_app(snapshot / "serving.duckdb", {"k": frozenset({"*"})})) as url:
+        browser.open(url + "/docs")
+        deadline = time.monotonic() + 30
+        count = 0
+        while time.monotonic() < deadline and not count:
+            count = browser.evaluate("document.querySelectorAll('.opblock').length")
+            time.sleep(0.2)
+        spec_paths = len(json.loads(urllib.request.urlopen(url + "/openapi.json").read())["paths"])
+        requested = browser.requested_urls()
+        problems = browser.problems()
+    assert count >= spec_paths > 5, (count, spec_paths)
+    assert requested and all(u.startswith(url) or u.startswith("data:") for u in requested), requested
+    assert problems == [], problems
