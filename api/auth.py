@@ -9,7 +9,9 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import HTTPException, Request, Security
+from fastapi.openapi.models import HTTPBase
 from fastapi.security import APIKeyHeader
+from fastapi.security.base import SecurityBase
 
 from api.keys import allows, find_key, mask
 
@@ -17,8 +19,29 @@ log = logging.getLogger("dmp.api")
 
 _api_key = APIKeyHeader(
     name="X-API-Key",
+    scheme_name="ApiKey",
     auto_error=False,
-    description="API key (or `Authorization: Bearer <key>`); see docs/serving.md for scopes.",
+    description="The API key in the X-API-Key header; see docs/serving.md for scopes.",
+)
+
+
+class _DeclaredScheme(SecurityBase):
+    """An accepted way of presenting the key, declared in the OpenAPI document; the key itself is read
+    by `require` from the Authorization header, so a malformed header is one clear 401, not the
+    library's own error."""
+
+    def __init__(self, scheme: str, name: str, description: str) -> None:
+        self.model = HTTPBase(scheme=scheme, description=description)
+        self.scheme_name = name
+        self.auto_error = False
+
+    async def __call__(self, request: Request) -> None:
+        return None
+
+
+_bearer = _DeclaredScheme("bearer", "BearerKey", "The API key as a bearer token: `Authorization: Bearer <key>`.")
+_basic = _DeclaredScheme(
+    "basic", "BasicKey", "For browsers (the dashboard): the API key as the password (or the user name)."
 )
 
 
@@ -43,7 +66,12 @@ def require(scope: str, browser: bool = False) -> Callable:
     """A dependency admitting requests whose key (from the app's key table) has `scope`."""
     challenge = {"WWW-Authenticate": 'Basic realm="dmp"' if browser else "ApiKey"}
 
-    def check(request: Request, header_key: Annotated[str | None, Security(_api_key)] = None) -> None:
+    def check(
+        request: Request,
+        header_key: Annotated[str | None, Security(_api_key)] = None,
+        _bearer_declared: None = Security(_bearer),
+        _basic_declared: None = Security(_basic if browser else _bearer),
+    ) -> None:
         presented = _presented_key(header_key, request.headers.get("authorization"))
         if not presented:
             raise HTTPException(401, "an API key is required: send it in the X-API-Key header", headers=challenge)

@@ -9,6 +9,7 @@ import uuid
 
 import duckdb
 from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
@@ -17,6 +18,8 @@ def jsonable(value: object) -> object:
         return value if math.isfinite(value) else None
     if isinstance(value, decimal.Decimal):
         return float(value) if value.is_finite() else None
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.isoformat() + "Z"  # the warehouse's timestamps are UTC: say so (RFC 3339)
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
@@ -30,6 +33,11 @@ def jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     return value
+
+
+def invalid_parameter(name: str, message: str, where: str = "query") -> RequestValidationError:
+    """A parameter the route's types accept but its meaning does not: answered like any invalid one (422)."""
+    return RequestValidationError([{"loc": (where, name), "msg": message, "type": "value_error"}])
 
 
 def records(cur: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[dict]:
@@ -56,7 +64,7 @@ class Filters:
 
     def date_range(self, column: str, start: dt.date | None, end: dt.date | None) -> Filters:
         if start is not None and end is not None and start > end:
-            raise HTTPException(422, f"invalid parameter 'start': {start} is after end {end}")
+            raise invalid_parameter("start", f"{start} is after end {end}")
         return self.when(start, f"{column} >= ?").when(end, f"{column} <= ?")
 
     def moved_inside(self) -> Filters:

@@ -158,6 +158,8 @@ def _plain(v):
         return float(v)
     if isinstance(v, float) and not math.isfinite(v):
         return None
+    if isinstance(v, dt.datetime) and v.tzinfo is None:
+        return v.isoformat() + "Z"  # served as UTC
     if isinstance(v, (dt.date, dt.datetime)):
         return v.isoformat()
     return v

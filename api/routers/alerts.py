@@ -10,6 +10,7 @@ from api.auth import require
 from api.deps import Snapshot
 from api.params import DEFAULT_PAGE, IsoDatetime, Limit, Offset, Text
 from api.queries import Filters, page
+from api.schemas import DATA_ERRORS, Alert, Page
 
 
 def _as_utc(moment: dt.datetime) -> dt.datetime:
@@ -20,10 +21,12 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
         return dt.datetime.min if moment.year == dt.MINYEAR else dt.datetime.max
 
 
-router = APIRouter(tags=["alerts"], dependencies=[Depends(require("alerts"))])
+router = APIRouter(tags=["alerts"], dependencies=[Depends(require("alerts"))], responses=DATA_ERRORS)
 
 
-@router.get("/v1/alerts", summary="Red/yellow/blue alerts, newest first (ops.alerts)")
+@router.get(
+    "/v1/alerts", summary="Red/yellow/blue alerts, newest first (ops.alerts)", responses={200: {"model": Page[Alert]}}
+)
 def alerts(
     snapshot: Snapshot,
     level: Annotated[Literal["red", "yellow", "blue"] | None, Query(description="Alert level.")] = None,

@@ -10,11 +10,16 @@ from api.auth import require
 from api.deps import Snapshot
 from api.params import DEFAULT_PAGE, MAX_TEXT, End, Limit, Offset, Start, Text
 from api.queries import Filters, has_table, jsonable, page, records
+from api.schemas import DATA_ERRORS, Customer, ErrorBody, Page, SegmentMove, SegmentSize
 
-router = APIRouter(tags=["customers"], dependencies=[Depends(require("customers"))])
+router = APIRouter(tags=["customers"], dependencies=[Depends(require("customers"))], responses=DATA_ERRORS)
 
 
-@router.get("/v1/segments/sizes", summary="Customers per lifecycle stage per day (marts.segment_daily)")
+@router.get(
+    "/v1/segments/sizes",
+    summary="Customers per lifecycle stage per day (marts.segment_daily)",
+    responses={200: {"model": Page[SegmentSize]}},
+)
 def segment_sizes(
     snapshot: Snapshot,
     start: Start = None,
@@ -32,7 +37,11 @@ def segment_sizes(
         return page(cur, relation, inner.moved_inside(), "segment_date, lifecycle_stage", limit, offset, published_at)
 
 
-@router.get("/v1/segments/moves", summary="Customers moving between lifecycle stages per day (marts.segment_daily)")
+@router.get(
+    "/v1/segments/moves",
+    summary="Customers moving between lifecycle stages per day (marts.segment_daily)",
+    responses={200: {"model": Page[SegmentMove]}},
+)
 def segment_moves(
     snapshot: Snapshot,
     start: Start = None,
@@ -62,6 +71,10 @@ def segment_moves(
 @router.get(
     "/v1/customers/{customer_id}",
     summary="One customer's profile: segment, RFM, value tier, churn risk (marts.user_profile)",
+    responses={
+        200: {"model": Customer},
+        404: {"model": ErrorBody, "description": "No customer with that customer_id."},
+    },
 )
 def customer(
     snapshot: Snapshot, customer_id: Annotated[str, PathParam(min_length=1, max_length=MAX_TEXT)]

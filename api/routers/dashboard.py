@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from api.auth import require
+from api.schemas import AUTH_ERRORS, ErrorBody
 
 router = APIRouter(tags=["service"])
 
@@ -12,6 +13,12 @@ router = APIRouter(tags=["service"])
     "/dashboard",
     dependencies=[Depends(require("dashboard", browser=True))],
     response_model=None,
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The dashboard page."},
+        **AUTH_ERRORS,
+        404: {"model": ErrorBody, "description": "No dashboard has been generated yet."},
+    },
     summary="The KPI dashboard (static HTML), for keys with the dashboard scope",
 )
 def dashboard_page(request: Request) -> FileResponse:

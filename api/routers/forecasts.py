@@ -7,11 +7,16 @@ from api.auth import require
 from api.deps import Snapshot
 from api.params import DEFAULT_PAGE, End, Limit, Offset, Start, Text
 from api.queries import Filters, page, require_table
+from api.schemas import DATA_ERRORS, NOT_PRODUCED, DemandForecastDay, Page
 
-router = APIRouter(tags=["forecasts"], dependencies=[Depends(require("forecasts"))])
+router = APIRouter(tags=["forecasts"], dependencies=[Depends(require("forecasts"))], responses=DATA_ERRORS)
 
 
-@router.get("/v1/forecasts/demand", summary="Latest demand forecast per product (application.demand_forecast)")
+@router.get(
+    "/v1/forecasts/demand",
+    summary="Latest demand forecast per product (application.demand_forecast)",
+    responses={200: {"model": Page[DemandForecastDay]}, **NOT_PRODUCED},
+)
 def demand(
     snapshot: Snapshot,
     product_id: Text("One product.") = None,

@@ -7,12 +7,17 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Snapshot
 from api.queries import jsonable
+from api.schemas import Health, NoSnapshot
 from api.snapshot import SnapshotMissing
 
 router = APIRouter(tags=["service"])
 
 
-@router.get("/health", summary="Is a snapshot being served, and how old is it (no key needed)")
+@router.get(
+    "/health",
+    summary="Is a snapshot being served, and how old is it (no key needed)",
+    responses={200: {"model": Health}, 503: {"model": NoSnapshot, "description": "No snapshot is published yet."}},
+)
 def health(request: Request, snapshot: Snapshot) -> JSONResponse:
     try:
         with snapshot() as (cur, published_at):

@@ -9,11 +9,12 @@ from api.auth import require
 from api.deps import Snapshot
 from api.params import DEFAULT_PAGE, End, IsoDate, Limit, Offset, Start, Text
 from api.queries import Filters, page
+from api.schemas import DATA_ERRORS, KpiChannelDay, KpiDay, KpiMonth, Page, RetentionCohort
 
-router = APIRouter(prefix="/v1/kpis", tags=["kpis"], dependencies=[Depends(require("kpis"))])
+router = APIRouter(prefix="/v1/kpis", tags=["kpis"], dependencies=[Depends(require("kpis"))], responses=DATA_ERRORS)
 
 
-@router.get("/daily", summary="Daily headline KPIs (marts.kpi_daily)")
+@router.get("/daily", summary="Daily headline KPIs (marts.kpi_daily)", responses={200: {"model": Page[KpiDay]}})
 def kpi_daily(
     snapshot: Snapshot, start: Start = None, end: End = None, limit: Limit = DEFAULT_PAGE, offset: Offset = 0
 ) -> JSONResponse:
@@ -29,7 +30,9 @@ def kpi_daily(
         )
 
 
-@router.get("/monthly", summary="Monthly KPIs against targets (marts.kpi_monthly)")
+@router.get(
+    "/monthly", summary="Monthly KPIs against targets (marts.kpi_monthly)", responses={200: {"model": Page[KpiMonth]}}
+)
 def kpi_monthly(
     snapshot: Snapshot,
     start: Start = None,
@@ -43,7 +46,11 @@ def kpi_monthly(
         return page(cur, "marts.kpi_monthly", filters, "kpi_month, kpi", limit, offset, published_at)
 
 
-@router.get("/channels", summary="Marketing KPIs per day and channel (marts.kpi_channel_daily)")
+@router.get(
+    "/channels",
+    summary="Marketing KPIs per day and channel (marts.kpi_channel_daily)",
+    responses={200: {"model": Page[KpiChannelDay]}},
+)
 def kpi_channels(
     snapshot: Snapshot,
     start: Start = None,
@@ -57,7 +64,11 @@ def kpi_channels(
         return page(cur, "marts.kpi_channel_daily", filters, "kpi_date, channel", limit, offset, published_at)
 
 
-@router.get("/retention", summary="Retention by first-purchase cohort (marts.kpi_retention_cohorts)")
+@router.get(
+    "/retention",
+    summary="Retention by first-purchase cohort (marts.kpi_retention_cohorts)",
+    responses={200: {"model": Page[RetentionCohort]}},
+)
 def retention(
     snapshot: Snapshot,
     grain: Annotated[Literal["month", "week"] | None, Query(description="Cohort grain.")] = None,
