@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         "the demo's targets (expectations/kpi_targets.csv) for the simulated landing zone, none for your own "
         "(no met/missed verdicts rather than someone else's targets).",
     )
+    currency: str = Field(
+        "",
+        max_length=8,
+        description="How the dashboard writes money: a symbol put before amounts ($, ¥, €) or a code put after "
+        "them (USD, CNY); default none (plain numbers).",
+    )
     alerting_config: Path = Field(PROJECT_ROOT / "expectations" / "alerting.yaml", description="Levels and thresholds.")
     suites_dir: Path = Field(PROJECT_ROOT / "expectations" / "suites", description="Great Expectations suites.")
     serving_dir: Path | None = Field(

@@ -2,7 +2,8 @@
 
 The browser is driven through the DevTools protocol (over `chromium --remote-debugging-pipe`):
 the test reads the DOM after the page's script ran, collects console messages, uncaught exceptions
-and every network request, and saves a screenshot to test-artifacts/dashboard.png.
+and every network request, and saves screenshots to test-artifacts/ (dashboard.png at 1400 px, and
+dashboard-1440.png / dashboard-390.png from the layout test at a desktop and a phone width).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -25,6 +28,7 @@ import pandas as pd
 import pytest
 
 from core.application.dashboard import load_dashboard_data, render_html, write_dashboard
+from core.application.dashboard.charts import nice_ticks
 from tests.conftest import PROJECT_ROOT
 
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -206,6 +210,7 @@ def rendered(snapshot, browser, tmp_path_factory) -> dict:
     summary = json.loads(browser.evaluate(DOM_SUMMARY))
     summary["problems"] = browser.problems()
     summary["requests"] = browser.requested_urls()
+    summary["page"] = page
     browser.screenshot(ARTIFACTS / "dashboard.png")
     return summary
 
@@ -283,10 +288,12 @@ def test_forecast_alerts_and_experiments_equal_the_snapshot(rendered, snapshot):
     else:
         assert rendered["noForecast"] == "no forecast yet" and rendered["forecastPoints"] == 0
 
-    alerts = _query(snapshot, "select level, count(*) as n from ops.alerts group by 1")
-    expected = dict.fromkeys(("red", "yellow", "blue"), 0) | dict(zip(alerts["level"], alerts["n"]))
+    # One row per check and partition, at its latest level; at most 30 per level.
+    alerts = _query(snapshot, "select * from ops.alerts").sort_values("alert_id")
+    latest = alerts.groupby(["asset", "check_name", "partition"], dropna=False).tail(1)
+    expected = dict.fromkeys(("red", "yellow", "blue"), 0) | latest["level"].value_counts().to_dict()
     assert rendered["alertBadges"] == expected
-    assert rendered["alertRows"] == min(30, sum(expected.values()))
+    assert rendered["alertRows"] == sum(min(30, n) for n in expected.values())
 
     ab = _query(snapshot, "select experiment_id, rel_lift from application.ab_test_results where not is_control")
     lifts = dict(rendered["lifts"])
@@ -353,6 +360,153 @@ def test_page_is_replaced_atomically(snapshot, tmp_path):
     second, _ = write_dashboard(snapshot, out, generated_at=dt.datetime(2026, 4, 2, 8, 0))
     assert second == first and second.stat().st_ino != inode, "a new file is swapped in, not rewritten in place"
     assert "2026-04-02 08:00" in second.read_text() and [p.name for p in out.iterdir()] == ["index.html"]
+
+
+LAYOUT = """JSON.stringify({
+  scrollWidth: document.documentElement.scrollWidth,
+  charts: Array.from(document.querySelectorAll("figure.card svg.line-chart, figure.card svg.bar-chart, "
+      + "figure.card svg.lift-plot")).map(svg => {
+    const card = svg.closest("figure.card"), style = getComputedStyle(card);
+    const inner = card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const box = svg.getBoundingClientRect(), cardBox = card.getBoundingClientRect();
+    return {id: svg.id, width: box.width, inner: inner, inside: box.left >= cardBox.left - 1 && box.right <= cardBox.right + 1};
+  }),
+  yTicks: Object.fromEntries(Array.from(document.querySelectorAll("svg.line-chart")).map(svg =>
+    [svg.id, Array.from(svg.querySelectorAll("text.tick[text-anchor=end]")).map(t => t.textContent)])),
+})"""
+
+
+def _tick_number(label: str) -> float:
+    scale = {"k": 1e3, "M": 1e6}.get(label.rstrip("%×")[-1:], 1)
+    return float(re.sub(r"[^0-9.\-]", "", label.replace("k", "").replace("M", ""))) * scale
+
+
+@pytest.mark.parametrize("width", [1440, 390])
+def test_layout_fills_the_cards_without_overflow_and_ticks_are_round(rendered, browser, width):
+    browser.open(rendered["page"], width=width, height=900)
+    layout = json.loads(browser.evaluate(LAYOUT))
+    shot = ARTIFACTS / f"dashboard-{width}.png"
+    browser.screenshot(shot)
+    assert shot.stat().st_size > 20_000
+    assert layout["scrollWidth"] <= width, "the page scrolls sideways"
+    assert len(layout["charts"]) >= 10
+    for chart in layout["charts"]:
+        assert chart["inside"] and chart["width"] >= 0.98 * chart["inner"], chart
+    for chart_id, labels in layout["yTicks"].items():
+        values = [_tick_number(t) for t in labels]
+        steps = {round(b - a, 9) for a, b in zip(values, values[1:])}
+        assert len(values) >= 3 and len(steps) == 1, (chart_id, labels)
+        step = steps.pop()
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 6) in {1, 2, 2.5, 5}, (chart_id, labels)
+        assert all(round(v / step, 6) == round(v / step) for v in values), (chart_id, labels)
+
+
+def test_round_ticks_cover_the_range_in_at_most_six_steps():
+    for lo, hi in [(0, 189_628), (0, 142_221), (0, 0.034), (-3, 17), (0, 2.7), (0, 0), (12.5, 12.5), (0, 1e-7)]:
+        ticks = nice_ticks(lo, hi)
+        step = ticks[1] - ticks[0]
+        assert ticks[0] <= lo and ticks[-1] >= hi and 2 <= len(ticks) <= 6, (lo, hi, ticks)
+        assert round(step / 10 ** math.floor(math.log10(step)), 6) in {1, 2, 2.5, 5}, (lo, hi, ticks)
+    with pytest.raises(ValueError, match="cannot place ticks"):
+        nice_ticks(0, math.inf)
+
+
+def _tiles(browser) -> dict[str, dict]:
+    return {
+        t["kpi"]: t
+        for t in json.loads(
+            browser.evaluate(
+                "JSON.stringify(Array.from(document.querySelectorAll('.tile')).map(t => ({kpi: t.dataset.kpi, "
+                "level: t.dataset.level || null, cls: t.className, change: t.querySelector('.kpi-change').textContent, "
+                "trend: t.querySelector('.kpi-change').dataset.trend, note: t.querySelector('.kpi-note').textContent})))"
+            )
+        )
+    }
+
+
+def test_tiles_take_their_alert_level_and_show_the_change_on_last_month(snapshot, tmp_path, browser):
+    copy = tmp_path / "serving.duckdb"
+    shutil.copy(snapshot, copy)
+    monthly = _query(copy, "select kpi_month, kpi, value, direction from marts.kpi_monthly")
+    units = dict(_query(copy, "select kpi, unit from reference.kpi_targets").itertuples(index=False))
+    units["roas"] = "multiple"  # the page writes ROAS as a multiple of spend (2.50×), so it changes by a percentage
+    months = sorted(monthly["kpi_month"].unique())
+    latest, previous = pd.Timestamp(months[-1]), pd.Timestamp(months[-2])
+    month, day = f"{latest:%Y-%m}", f"{latest:%Y-%m}-15"
+    alerts = [
+        ("yellow", "application/kpi_alerts", "kpi_below_target:cac", month, "cac missed, first"),
+        ("yellow", "application/kpi_alerts", "kpi_below_target:cac", month, "cac missed, latest"),
+        ("blue", "application/kpi_alerts", "kpi_minor_deviation:aov", month, "aov slightly below"),
+        ("blue", "application/kpi_alerts", "kpi_minor_deviation:orders", f"{previous:%Y-%m}", "last month's"),
+        ("red", "raw/orders", "expectations_red", day, "a source's check, not a KPI mart's"),
+    ]
+    with duckdb.connect(str(copy)) as con:
+        con.execute("delete from ops.alerts")
+        for i, (level, asset, check, partition, message) in enumerate(alerts, start=1):
+            con.execute(
+                "insert into ops.alerts (alert_id, created_at, level, asset, check_name, partition, message) "
+                "values (?, timestamp '2026-04-01 08:00' + ? * interval 1 minute, ?, ?, ?, ?, ?)",
+                [i, i, level, asset, check, partition, message],
+            )
+    page, _ = write_dashboard(copy, tmp_path / "dashboard")
+    browser.open(page)
+    tiles = _tiles(browser)
+    assert {k: t["level"] for k, t in tiles.items() if t["level"]} == {"cac": "yellow", "aov": "blue"}
+    assert "level-yellow" in tiles["cac"]["cls"] and tiles["cac"]["note"] == "cac missed, latest"
+    rows = json.loads(
+        browser.evaluate(
+            "JSON.stringify(Array.from(document.querySelectorAll('table.alerts tbody tr')).map(r => "
+            "[r.closest('.alert-group').dataset.level, r.dataset.check, Number(r.dataset.raised)]))"
+        )
+    )
+    assert sorted(rows) == sorted(
+        [
+            ["yellow", "kpi_below_target:cac", 2],
+            ["blue", "kpi_minor_deviation:aov", 1],
+            ["blue", "kpi_minor_deviation:orders", 1],
+            ["red", "expectations_red", 1],
+        ]
+    )
+
+    # month-over-month, computed here from the snapshot's kpi_monthly
+    now = monthly[monthly["kpi_month"] == months[-1]].set_index("kpi")
+    before = monthly[monthly["kpi_month"] == months[-2]].set_index("kpi")["value"]
+    for kpi, row in now.iterrows():
+        diff = row["value"] - before[kpi]
+        if units.get(kpi) == "ratio":
+            text = f"{abs(diff) * 100:.1f} pp"
+        else:
+            text = f"{abs(diff) / abs(before[kpi]):.1%}"
+        arrow = "▲" if diff > 0 else "▼"
+        good = (diff > 0) == (row["direction"] != "lower")
+        assert tiles[kpi]["change"] == f"{arrow} {text} vs {previous:%b}", kpi
+        assert tiles[kpi]["trend"] == ("good" if good else "bad"), kpi
+
+    # a red alert on a KPI mart in the month puts every tile in red
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "insert into ops.alerts (alert_id, created_at, level, asset, check_name, partition, message) "
+            "values (99, timestamp '2026-04-02', 'red', 'marts/kpi_daily', 'volume_anomaly', ?, 'orders collapsed')",
+            [day],
+        )
+    page, _ = write_dashboard(copy, tmp_path / "dashboard")
+    browser.open(page)
+    assert {t["level"] for t in _tiles(browser).values()} == {"red"}
+
+
+def test_money_is_written_in_the_configured_currency(snapshot):
+    data = load_dashboard_data(snapshot)
+    value = float(
+        data.kpi_monthly[data.kpi_monthly["kpi_month"] == data.kpi_monthly["kpi_month"].max()]
+        .set_index("kpi")
+        .loc["net_revenue", "value"]
+    )
+    tile = re.compile(r'data-kpi="net_revenue"[^>]*>.*?<div class="kpi-value">([^<]*)</div>', re.S)
+    assert tile.search(render_html(data)).group(1) == f"{value:,.0f}"
+    assert tile.search(render_html(data, currency="¥")).group(1) == f"¥{value:,.0f}"
+    assert tile.search(render_html(data, currency="CNY")).group(1) == f"{value:,.0f} CNY"
+    assert "¥" not in render_html(data), "the setting does not leak into the next page"
 
 
 def test_the_api_docs_render_offline_from_the_apis_own_files(snapshot, browser):

@@ -178,8 +178,8 @@ def test_kpi_alerts_yellow_blue_and_complaint_spike():
     days = pd.date_range("2026-03-01", periods=29)
     tickets = pd.Series([4] * 28 + [20], index=days)
     alerts = {(a.level, a.check, a.message.split(" ")[0]) for a in kpi_alerts(monthly, tickets, CONFIG)}
-    assert ("yellow", "kpi_below_target", "roas") in alerts
-    assert ("blue", "kpi_minor_deviation", "aov") in alerts
+    assert ("yellow", "kpi_below_target:roas", "roas") in alerts
+    assert ("blue", "kpi_minor_deviation:aov", "aov") in alerts
     assert ("yellow", "complaint_spike", "20") in alerts
     assert len(alerts) == 3, "a 2-month miss is neither, and only the latest month is judged"
 

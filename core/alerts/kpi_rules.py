@@ -2,7 +2,9 @@
 
 Monthly rules look at one KPI of the latest month of `kpi_monthly` and return an alert or None;
 the first rule that fires for a KPI is its alert (a KPI three months below target is yellow, not
-also blue). Daily rules look at a daily series. Red alerts come from blocking checks and failed
+also blue). A monthly alert's check is named after its rule and KPI (`kpi_below_target:cac`), so
+each KPI's alert is its own check: one per check and month in the dashboard, and the KPI tile
+takes its level. Daily rules look at a daily series. Red alerts come from blocking checks and failed
 runs, and from the `kpi_daily` anomaly below, which is a blocking check on the mart.
 """
 
@@ -31,7 +33,7 @@ def kpi_below_target(row, month: str, config: AlertingConfig) -> KpiAlert | None
     if row.months_missed_in_a_row >= config.kpi.months_missed_yellow:
         return KpiAlert(
             "yellow",
-            "kpi_below_target",
+            f"kpi_below_target:{row.kpi}",
             month,
             f"{row.kpi} missed its target {int(row.months_missed_in_a_row)} months in a row "
             f"({row.value:.4g} vs target {row.target:.4g})",
@@ -44,7 +46,7 @@ def kpi_minor_deviation(row, month: str, config: AlertingConfig) -> KpiAlert | N
     if row.target and abs(row.gap) / abs(row.target) < config.kpi.minor_gap_blue:
         return KpiAlert(
             "blue",
-            "kpi_minor_deviation",
+            f"kpi_minor_deviation:{row.kpi}",
             month,
             f"{row.kpi} slightly below target ({row.value:.4g} vs {row.target:.4g}, "
             f"{abs(row.gap) / abs(row.target):.1%} off)",

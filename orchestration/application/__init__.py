@@ -17,6 +17,6 @@ def defs(platform: Platform) -> dg.Definitions:
             *demand.ASSETS,
             ab_test_results,
             build_kpi_alerts_asset(platform.alerting),
-            build_dashboard_asset(),
+            build_dashboard_asset(platform.settings.currency),
         ]
     )

@@ -9,8 +9,8 @@ from orchestration.service.snapshot import SNAPSHOT_KEY
 DASHBOARD_KEY = dg.AssetKey(["application", "kpi_dashboard"])
 
 
-def build_dashboard_asset() -> dg.AssetsDefinition:
-    """The dashboard reads the serving snapshot and writes <serving_dir>/dashboard/index.html."""
+def build_dashboard_asset(currency: str = "") -> dg.AssetsDefinition:
+    """The dashboard reads the serving snapshot and writes <serving_dir>/dashboard/index.html (money in `currency`)."""
 
     @dg.asset(
         key=DASHBOARD_KEY,
@@ -18,12 +18,12 @@ def build_dashboard_asset() -> dg.AssetsDefinition:
         deps=[SNAPSHOT_KEY],
         kinds={"python", "html"},
         owners=["team:operations"],
-        code_version="kpi-dashboard-v1",
+        code_version="kpi-dashboard-v2",
         backfill_policy=dg.BackfillPolicy.single_run(),
         description="Static KPI dashboard (HTML, inline SVG charts) for managers, built from the serving snapshot.",
     )
     def kpi_dashboard(context: dg.AssetExecutionContext, serving: ServingResource) -> dg.MaterializeResult:
-        page, data = write_dashboard(serving.snapshot, serving.dashboard_dir)
+        page, data = write_dashboard(serving.snapshot, serving.dashboard_dir, currency=currency)
         latest = (
             data.kpi_monthly[data.kpi_monthly["kpi_month"] == data.kpi_monthly["kpi_month"].max()]
             if len(data.kpi_monthly)

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import math
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import pandas as pd
 
 PALETTE = ("#2563eb", "#059669", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#4b5563")
+
+# How money is written while a page is rendered (render_html sets it): "$" before amounts, "CNY" after.
+CURRENCY: ContextVar[str] = ContextVar("dashboard_currency", default="")
+
+
+def with_currency(amount: str) -> str:
+    currency = CURRENCY.get()
+    if not currency:
+        return amount
+    if currency.isalpha() and len(currency) > 1:  # a code: 1,234 CNY
+        return f"{amount} {currency}"
+    return f"-{currency}{amount[1:]}" if amount.startswith("-") else f"{currency}{amount}"
 
 
 def esc(value: object) -> str:
@@ -26,10 +40,29 @@ def fmt_value(value: float | None, unit: str) -> str:
     if unit == "multiple":
         return f"{value:.2f}×"
     if unit == "currency":
-        return f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}"
+        return with_currency(f"{value:,.2f}" if abs(value) < 1000 else f"{value:,.0f}")
     if unit == "score":
         return f"{value:.1f}"
     return f"{value:,.0f}"
+
+
+def _decimals(step: float) -> int:
+    """The fewest decimals that write every multiple of `step` exactly (0.25 -> 2, 50 -> 0)."""
+    for d in range(7):
+        if abs(step * 10**d - round(step * 10**d)) < 1e-6:
+            return d
+    return 6
+
+
+def fmt_tick(value: float, unit: str, step: float, biggest: float) -> str:
+    """An axis label: as many decimals as the step needs, thousands as k and millions as M."""
+    if unit == "ratio":
+        return f"{value * 100:.{_decimals(step * 100)}f}%"
+    if unit == "multiple":
+        return f"{value:.{_decimals(step)}f}×"
+    scale, suffix = (1e6, "M") if biggest >= 1e6 else (1e3, "k") if biggest >= 1e4 else (1.0, "")
+    text = f"{value / scale:,.{_decimals(step / scale)}f}{suffix}"
+    return with_currency(text) if unit == "currency" else text
 
 
 KPI_LABELS = {
@@ -72,22 +105,31 @@ def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> Callable[[floa
     return lambda v: out_lo + (v - lo) / span * (out_hi - out_lo)
 
 
-def _nice_range(values: Sequence[float], include_zero: bool = True) -> tuple[float, float]:
-    lo, hi = min(values), max(values)
-    if include_zero:
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
+def nice_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
+    """Round axis ticks covering [lo, hi]: a step of 1, 2, 2.5 or 5 times a power of ten, at most `most`
+    ticks (the rule spreadsheet and plotting libraries use; written here because the charts are drawn
+    without one)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"cannot place ticks on [{lo}, {hi}]")
     if lo == hi:
-        lo, hi = lo - 1, hi + 1
-    pad = (hi - lo) * 0.08
-    return (lo if include_zero and lo == 0 else lo - pad), hi + pad
+        lo, hi = (lo - 1, hi + 1) if lo == 0 else (lo - abs(lo) * 0.1, hi + abs(hi) * 0.1)
+    raw = (hi - lo) / max(most - 1, 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    for multiple in (1, 2, 2.5, 5, 10):
+        step = multiple * power
+        first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
+        if last - first + 1 <= most:
+            break
+    # round() removes float noise (0.30000000000000004) so that labels and positions are the round values
+    return [round(i * step, 12) for i in range(first, last + 1)]
 
 
 def line_chart(
     chart_id: str,
     series: Sequence[Series],
     unit: str = "count",
-    width: int = 420,
-    height: int = 190,
+    width: int = 640,
+    height: int = 240,
     band: tuple[Sequence[dt.date], Sequence[float], Sequence[float]] | None = None,
     band_label: str = "",
 ) -> str:
@@ -98,8 +140,10 @@ def line_chart(
     dates = sorted({d for s in series for d in s.xs} | (set(band[0]) if band else set()))
     if not values or not dates:
         return f'<p class="empty" id="{esc(chart_id)}">no data yet</p>'
-    left, right, top, bottom = 58, 12, 12, 28
-    lo, hi = _nice_range(values)
+    left, right, top, bottom = 64, 30, 12, 28
+    ticks = nice_ticks(min(min(values), 0.0), max(max(values), 0.0))
+    lo, hi = ticks[0], ticks[-1]
+    step, biggest = ticks[1] - ticks[0], max(abs(lo), abs(hi))
     y = _scale(lo, hi, height - bottom, top)
     d0, d1 = dates[0].toordinal(), dates[-1].toordinal()
     x = _scale(d0, d1 if d1 > d0 else d0 + 1, left, width - right)
@@ -107,15 +151,14 @@ def line_chart(
         f'<svg id="{esc(chart_id)}" class="chart line-chart" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{esc(chart_id)}">'
     ]
-    for i in range(5):
-        v = lo + (hi - lo) * i / 4
+    for v in ticks:
         parts.append(
             f'<line class="gridline" x1="{left}" x2="{width - right}" y1="{_num(y(v))}" y2="{_num(y(v))}"/>'
             f'<text class="tick" x="{left - 6}" y="{_num(y(v) + 4)}" text-anchor="end">'
-            f"{esc(fmt_value(v, unit))}</text>"
+            f"{esc(fmt_tick(v, unit, step, biggest))}</text>"
         )
-    step = max(1, len(dates) // 5)
-    for d in dates[::step]:
+    every = max(1, len(dates) // 5)
+    for d in dates[::every]:
         parts.append(
             f'<text class="tick" x="{_num(x(d.toordinal()))}" y="{height - 8}" text-anchor="middle">'
             f"{esc(d.strftime('%b %d' if len(dates) > 12 else '%b %Y'))}</text>"
@@ -154,7 +197,7 @@ def bar_chart(
     unit: str,
     target: float | None = None,
     colors: Sequence[str] | None = None,
-    width: int = 420,
+    width: int = 640,
 ) -> str:
     """Horizontal bars, one <rect class="bar"> per label, with an optional dashed target line."""
     shown = [(lab, float(v)) for lab, v in zip(labels, values) if v is not None and not pd.isna(v)]
@@ -234,7 +277,7 @@ def heatmap(chart_id: str, cohorts: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def lift_plot(chart_id: str, rows: pd.DataFrame, width: int = 420) -> str:
+def lift_plot(chart_id: str, rows: pd.DataFrame, width: int = 640) -> str:
     """Relative lift of each treatment with its 95% CI, around a zero line."""
     rows = rows.dropna(subset=["rel_lift", "rel_lift_ci_low", "rel_lift_ci_high"])
     if rows.empty:

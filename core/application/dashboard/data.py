@@ -13,7 +13,7 @@ lines of inline JavaScript only add hover tooltips. Sections:
 - lifecycle segment sizes, their trend and the moves between stages (`marts.segment_daily`);
 - the demand forecast against actual units (`application.demand_forecast`, `marts.kpi_inventory_daily`
   or `marts.kpi_daily`), or "no forecast yet";
-- the latest red / yellow / blue alerts (`ops.alerts`) and the A/B test results
+- the alerts (`ops.alerts`), the latest per check and partition, grouped by level, and the A/B test results
   (`application.ab_test_results`).
 """
 
@@ -168,8 +168,17 @@ def load_dashboard_data(snapshot: Path) -> DashboardData:
                 con,
                 t,
                 ["ops.alerts"],
-                "select alert_id, created_at, level, asset, check_name, partition, "
-                "message from ops.alerts order by created_at desc, alert_id desc",
+                # The latest state of each check on each partition: its newest alert, and how often it was raised.
+                """
+                select alert_id, created_at, level, asset, check_name, partition, message, raised, first_raised_at
+                from (
+                    select *, count(*) over w as raised, min(created_at) over w as first_raised_at,
+                           row_number() over (w order by alert_id desc) as newest
+                    from ops.alerts
+                    window w as (partition by asset, check_name, partition)
+                )
+                where newest = 1
+                order by created_at desc, alert_id desc""",
             ),
             ab_results=_frame(
                 con,

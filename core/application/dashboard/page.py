@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.application.dashboard.charts import (
+    CURRENCY,
     PALETTE,
     Series,
     as_date,
@@ -27,6 +28,9 @@ from core.application.dashboard.data import CHANNEL_DAYS, SEGMENT_MOVE_DAYS, Das
 TREND_KPIS = ("net_revenue", "orders", "aov", "active_users", "conversion_rate", "repurchase_rate")
 STAGES = ("new", "active", "retained", "at_risk", "churned")
 LEVELS = ("red", "yellow", "blue")
+# Red alerts on these marts put every KPI tile of their month in red: the figures themselves are in doubt.
+KPI_SOURCE_ASSETS = ("marts/kpi_daily", "marts/kpi_monthly")
+LEVEL_MEANING = {"red": "act now", "yellow": "needs attention", "blue": "minor deviation"}
 FORECAST_HISTORY_DAYS = 56
 RECENT_ALERTS = 30
 STAGE_COLORS = dict(zip(STAGES, ("#2563eb", "#059669", "#0891b2", "#d97706", "#6b7280")))
@@ -39,6 +43,49 @@ def _units(data: DashboardData) -> dict[str, str]:
     return dict(zip(data.targets["kpi"], data.targets["unit"])) | {"roas": "multiple"}
 
 
+def tile_levels(data: DashboardData, month: dt.date) -> dict[str, tuple[str, str]]:
+    """Each KPI's alert level for `month` and why, from the alerts raised (latest per check and partition).
+
+    A monthly KPI alert names its KPI in its check (`kpi_below_target:cac`, yellow; `kpi_minor_deviation:aov`,
+    blue); a red alert on a KPI mart in that month applies to every tile. The worst level wins."""
+    a = data.alerts
+    if a.empty:
+        return {}
+    key = f"{month:%Y-%m}"
+    in_month = a[a["partition"].fillna("").str.startswith(key)]
+    levels: dict[str, tuple[str, str]] = {}
+
+    def put(kpi: str, level: str, why: str) -> None:
+        if kpi not in levels or LEVELS.index(level) < LEVELS.index(levels[kpi][0]):
+            levels[kpi] = (level, why)
+
+    red = in_month[(in_month["level"] == "red") & in_month["asset"].isin(KPI_SOURCE_ASSETS)]
+    for kpi in data.kpi_monthly["kpi"].unique():
+        for r in red.itertuples():
+            put(kpi, "red", f"{r.asset} {r.check_name} failed on {r.partition}")
+        for r in in_month[in_month["check_name"].fillna("").str.endswith(f":{kpi}")].itertuples():
+            if r.level in LEVELS:
+                put(kpi, r.level, str(r.message))
+    return levels
+
+
+def _change(value: float, previous: float, unit: str, direction: str | None) -> tuple[str, str]:
+    """Month-over-month change as text and whether it is good, bad or flat for the KPI's direction."""
+    if pd.isna(value) or pd.isna(previous):
+        return "", "flat"
+    diff = float(value) - float(previous)
+    if unit == "ratio":  # rates move in percentage points
+        text = f"{diff * 100:+.1f} pp"
+    elif float(previous) == 0:
+        text = "new" if diff else "±0%"
+    else:
+        text = f"{diff / abs(float(previous)):+.1%}"
+    if abs(diff) < 1e-12:
+        return text.replace("+", "±"), "flat"
+    better = diff > 0 if direction != "lower" else diff < 0
+    return ("▲ " if diff > 0 else "▼ ") + text.lstrip("+-"), ("good" if better else "bad")
+
+
 def _kpi_section(data: DashboardData) -> str:
     monthly, units = data.kpi_monthly, _units(data)
     if monthly.empty:
@@ -46,19 +93,34 @@ def _kpi_section(data: DashboardData) -> str:
     latest_month = as_date(monthly["kpi_month"].max())
     partial = data.latest_day is not None and (data.latest_day + dt.timedelta(days=1)).month == data.latest_day.month
     tiles = []
+    months = sorted({as_date(m) for m in monthly["kpi_month"]})
+    previous_month = months[-2] if len(months) > 1 else None
+    before = monthly[monthly["kpi_month"].map(as_date) == previous_month]
+    previous = dict(zip(before["kpi"], before["value"]))
+    levels = tile_levels(data, latest_month)
     current = monthly[monthly["kpi_month"].map(as_date) == latest_month]
     order = {k: i for i, k in enumerate(TREND_KPIS)}
     for r in sorted(current.itertuples(), key=lambda r: (order.get(r.kpi, 99), r.kpi)):
         unit = units.get(r.kpi, "count")
         state = "unknown" if pd.isna(r.meets_target) else ("met" if bool(r.meets_target) else "missed")
+        level, why = levels.get(r.kpi, ("", ""))
         missed = int(r.months_missed_in_a_row) if pd.notna(r.months_missed_in_a_row) else 0
-        note = f"{missed} months missed in a row" if missed >= 2 else ""
+        note = why or (f"{missed} months missed in a row" if missed >= 2 else "")
+        if previous_month is None:
+            change, trend = "no earlier month", "flat"
+        else:
+            change, trend = _change(r.value, previous.get(r.kpi, math.nan), unit, r.direction)
+            change = f"{change} vs {previous_month:%b}" if change else f"no value for {previous_month:%b}"
         value_attr = "" if pd.isna(r.value) else f' data-value="{float(r.value)!r}"'
+        level_attr = f' data-level="{level}"' if level else ""
         tiles.append(
-            f'<div class="tile {state}" data-kpi="{esc(r.kpi)}"{value_attr}>'
+            f'<div class="tile {state}{" level-" + level if level else ""}" data-kpi="{esc(r.kpi)}"'
+            f"{value_attr}{level_attr}>"
             f'<div class="kpi-name">{esc(kpi_label(r.kpi))}</div>'
             f'<div class="kpi-value">{esc(fmt_value(r.value, unit))}</div>'
-            f'<div class="kpi-target">target {esc(fmt_value(r.target, unit))} · {esc(state)}</div>'
+            f'<div class="kpi-change {trend}" data-trend="{trend}">{esc(change)}</div>'
+            f'<div class="kpi-target">target {esc(fmt_value(r.target, unit))} · {esc(state)}'
+            f"{' · ' + esc(level) if level else ''}</div>"
             f'<div class="kpi-note">{esc(note)}</div></div>'
         )
     charts = []
@@ -201,8 +263,8 @@ def _forecast_section(data: DashboardData) -> str:
         ],
         band=(fx, list(f["p10"]), list(f["p90"])),
         band_label="p10–p90 (summed over products)",
-        width=860,
-        height=240,
+        width=1100,
+        height=300,
     )
     info = f.iloc[-1]
     note = (
@@ -220,26 +282,45 @@ def _forecast_section(data: DashboardData) -> str:
 
 
 def _alert_section(data: DashboardData) -> str:
+    """One row per check and partition (its latest alert and how often it was raised), grouped by level."""
     a = data.alerts
     counts = {lvl: int((a["level"] == lvl).sum()) if len(a) else 0 for lvl in LEVELS}
     badges = "".join(
-        f'<span class="badge {lvl}" data-level="{lvl}" data-count="{counts[lvl]}">{lvl} <b>{counts[lvl]}</b></span>'
+        f'<a class="badge {lvl}" href="#alerts-{lvl}" data-level="{lvl}" data-count="{counts[lvl]}">'
+        f"{lvl} <b>{counts[lvl]}</b></a>"
         for lvl in LEVELS
     )
     if a.empty:
         return _section("alerts", "Alerts", f'<div class="badges">{badges}</div><p class="empty">no alerts</p>')
-    rows = "".join(
-        f'<tr class="alert {esc(r.level)}"><td><span class="dot {esc(r.level)}"></span>{esc(r.level)}</td>'
-        f"<td>{esc(pd.Timestamp(r.created_at).strftime('%Y-%m-%d %H:%M') if pd.notna(r.created_at) else '')}</td>"
-        f"<td>{esc(r.asset)}</td><td>{esc(r.check_name)}</td><td>{esc(r.partition)}</td><td>{esc(r.message)}</td></tr>"
-        for r in a.head(RECENT_ALERTS).itertuples()
-    )
-    table = (
-        '<table class="data alerts"><thead><tr><th>level</th><th>time (UTC)</th><th>asset</th><th>check</th>'
-        f"<th>period</th><th>message</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-    more = f'<p class="hint">Latest {RECENT_ALERTS} of {len(a)}.</p>' if len(a) > RECENT_ALERTS else ""
-    return _section("alerts", "Alerts", f'<div class="badges">{badges}</div>{table}{more}')
+
+    def when(t) -> str:
+        return pd.Timestamp(t).strftime("%Y-%m-%d %H:%M") if pd.notna(t) else ""
+
+    groups = []
+    for lvl in [*LEVELS, *sorted(set(a["level"]) - set(LEVELS))]:
+        group = a[a["level"] == lvl]
+        if group.empty:
+            continue
+        rows = "".join(
+            f'<tr class="alert {esc(r.level)}" data-check="{esc(r.check_name)}" data-partition="{esc(r.partition)}" '
+            f'data-raised="{int(r.raised)}"><td>{esc(when(r.created_at))}</td><td>{esc(r.asset)}</td>'
+            f"<td>{esc(r.check_name)}</td><td>{esc(r.partition)}</td><td>{esc(r.message)}</td>"
+            f"<td>{int(r.raised)}{' since ' + esc(when(r.first_raised_at)) if int(r.raised) > 1 else ''}</td></tr>"
+            for r in group.head(RECENT_ALERTS).itertuples()
+        )
+        more = (
+            f'<p class="hint">Latest {RECENT_ALERTS} of {len(group)} {lvl} checks.</p>'
+            if len(group) > RECENT_ALERTS
+            else ""
+        )
+        groups.append(
+            f'<div class="alert-group" id="alerts-{esc(lvl)}" data-level="{esc(lvl)}">'
+            f'<h3><span class="dot {esc(lvl)}"></span>{esc(lvl)} · {esc(LEVEL_MEANING.get(lvl, ""))}</h3>'
+            '<table class="data alerts"><thead><tr><th>latest (UTC)</th><th>asset</th><th>check</th>'
+            f"<th>period</th><th>message</th><th>raised</th></tr></thead><tbody>{rows}</tbody></table>{more}</div>"
+        )
+    hint = '<p class="hint">One row per check and period: its latest alert, and how many times it was raised.</p>'
+    return _section("alerts", "Alerts", f'<div class="badges">{badges}</div>{hint}{"".join(groups)}')
 
 
 def _ab_section(data: DashboardData) -> str:
@@ -276,7 +357,8 @@ def _ab_section(data: DashboardData) -> str:
         "experiments",
         "A/B tests",
         f'<p class="hint">{hint}Lift of treatment over control with its 95% confidence interval.</p>'
-        f'<figure class="card">{lift_plot("ab-lift", treat)}</figure>{table}',
+        f'<div class="grid"><figure class="card"><figcaption>Relative lift in conversion, 95% CI</figcaption>'
+        f"{lift_plot('ab-lift', treat)}</figure></div>{table}",
     )
 
 
@@ -295,24 +377,32 @@ color:#1f2937;background:#f3f4f6}header{background:#111827;color:#f9fafb;padding
 header h1{margin:0;font-size:20px}header p{margin:4px 0 0;color:#9ca3af;font-size:12px}
 nav{display:flex;gap:14px;padding:8px 28px;background:#1f2937;font-size:13px}nav a{color:#d1d5db;text-decoration:none}
 main{padding:8px 28px 40px;max-width:1400px}section{background:#fff;border-radius:8px;padding:14px 18px;margin:16px 0;
-box-shadow:0 1px 2px rgba(0,0,0,.06)}h2{font-size:16px;margin:0 0 10px}
-.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin-bottom:12px}
+box-shadow:0 1px 2px rgba(0,0,0,.06);overflow-x:auto}h2{font-size:16px;margin:0 0 10px}h3{font-size:13px;margin:12px 0 0}
+nav{overflow-x:auto;white-space:nowrap}
+@media (max-width:640px){main{padding:4px 8px 24px}header,nav{padding-left:10px;padding-right:10px}
+section{padding:10px 10px}svg .tick,svg .label,svg .bar-value{font-size:17px}#forecast-chart .tick{font-size:30px}}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(170px,100%),1fr));gap:10px;margin-bottom:12px}
 .tile{border:1px solid #e5e7eb;border-left:5px solid #9ca3af;border-radius:6px;padding:8px 10px}
-.tile.met{border-left-color:#059669}.tile.missed{border-left-color:#dc2626}
+.tile.met{border-left-color:#059669}.tile.missed{border-left-color:#6b7280}
+.tile.level-red{border-left-color:#dc2626;background:#fef2f2}.tile.level-yellow{border-left-color:#ca8a04;
+background:#fefce8}.tile.level-blue{border-left-color:#2563eb;background:#eff6ff}
 .kpi-name{font-size:12px;color:#6b7280}.kpi-value{font-size:22px;font-weight:600}
+.kpi-change{font-size:12px}.kpi-change.good{color:#047857}.kpi-change.bad{color:#b91c1c}.kpi-change.flat{color:#6b7280}
 .kpi-target,.kpi-note{font-size:11px;color:#6b7280}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:12px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(440px,100%),1fr));gap:12px}
 figure.card{margin:0;border:1px solid #e5e7eb;border-radius:6px;padding:8px}figcaption{font-size:12px;color:#374151;
 margin-bottom:4px;text-transform:none}.legend{float:right;color:#6b7280}
 .sw{display:inline-block;width:12px;height:3px;margin:0 4px 3px 8px;vertical-align:middle}
 .sw.dashed{border-top:2px dashed #9ca3af;height:0}.band-sw{background:#fde68a;height:8px}
-svg.chart{max-width:100%;height:auto;overflow:visible}svg .gridline{stroke:#eef0f3}svg path.line{fill:none}svg .tick,svg .label,svg .bar-value{
+svg.chart{max-width:100%;height:auto;overflow:visible}svg.line-chart,svg.bar-chart,svg.lift-plot{width:100%;
+display:block}svg .gridline{stroke:#eef0f3}svg path.line{fill:none}svg .tick,svg .label,svg .bar-value{
 font-size:10px;fill:#6b7280}svg .label{fill:#374151}svg .line{stroke-width:2}svg .band{fill:#fde68a;opacity:.6}
 svg .target-line,svg .zero{stroke:#9ca3af;stroke-dasharray:4 3}svg .ci{stroke-width:3}svg .cell-text{font-size:10px}
 table.data{border-collapse:collapse;width:100%;margin-top:10px;font-size:12px}table.data th,table.data td{
 border-bottom:1px solid #e5e7eb;padding:4px 8px;text-align:left}table.data th{color:#6b7280;font-weight:500}
 table.matrix td{text-align:right}.empty{color:#6b7280;font-style:italic}.hint{color:#6b7280;font-size:12px;margin:0 0 8px}
-.badges{display:flex;gap:8px}.badge{padding:3px 10px;border-radius:12px;color:#fff;font-size:12px}
+.badges{display:flex;gap:8px}.badge{padding:3px 10px;border-radius:12px;color:#fff;font-size:12px;
+text-decoration:none}
 .badge.red,.dot.red{background:#dc2626}.badge.yellow,.dot.yellow{background:#ca8a04}.badge.blue,.dot.blue{background:#2563eb}
 .dot{display:inline-block;width:8px;height:8px;border-radius:4px;margin-right:6px}
 .decision{padding:2px 8px;border-radius:10px;background:#e5e7eb}.decision.ship{background:#d1fae5;color:#065f46}
@@ -340,9 +430,18 @@ SCRIPT = """
 """
 
 
-def render_html(data: DashboardData, generated_at: dt.datetime | None = None) -> str:
-    """The whole page as one HTML string (inline CSS, SVG and JavaScript; no external resource)."""
-    generated_at = generated_at or dt.datetime.now(dt.UTC)
+def render_html(data: DashboardData, generated_at: dt.datetime | None = None, currency: str = "") -> str:
+    """The whole page as one HTML string (inline CSS, SVG and JavaScript; no external resource).
+
+    `currency` is how money is written: a symbol before amounts ("$", "¥") or a code after them ("CNY")."""
+    token = CURRENCY.set(currency)
+    try:
+        return _page(data, generated_at or dt.datetime.now(dt.UTC))
+    finally:
+        CURRENCY.reset(token)
+
+
+def _page(data: DashboardData, generated_at: dt.datetime) -> str:
     published = data.published_at.strftime("%Y-%m-%d %H:%M UTC") if data.published_at else "unknown"
     through = data.latest_day.isoformat() if data.latest_day else "no data"
     sections = [
@@ -379,11 +478,11 @@ def render_html(data: DashboardData, generated_at: dt.datetime | None = None) ->
 
 
 def write_dashboard(
-    snapshot: Path, out_dir: Path, generated_at: dt.datetime | None = None
+    snapshot: Path, out_dir: Path, generated_at: dt.datetime | None = None, currency: str = ""
 ) -> tuple[Path, DashboardData]:
     """Render the page from the snapshot and replace ``<out_dir>/index.html`` atomically."""
     data = load_dashboard_data(snapshot)
-    page = render_html(data, generated_at)
+    page = render_html(data, generated_at, currency)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "index.html"
     tmp = out_dir / f".index.html.{uuid.uuid4().hex[:12]}.tmp"
