@@ -22,12 +22,12 @@ from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from api.params import MAX_PAGE
-from api.routers import alerts, customers, dashboard, experiments, forecasts, health, kpis
+from api.routers import alerts, charts, customers, dashboard, experiments, forecasts, health, kpis
 from api.snapshot import SnapshotMissing, SnapshotReader
 
 log = logging.getLogger("dmp.api")
 
-ROUTERS = (health, kpis, customers, forecasts, experiments, alerts, dashboard)
+ROUTERS = (health, kpis, customers, forecasts, experiments, alerts, dashboard, charts)
 
 __all__ = ["MAX_PAGE", "create_app"]
 
@@ -70,6 +70,7 @@ def create_app(
     app.state.reader = reader
     app.state.keys = dict(keys)
     app.state.dashboard = Path(dashboard_path) if dashboard_path else snapshot_path.parent / "dashboard" / "index.html"
+    app.state.charts = snapshot_path.parent / "charts"  # the model charts the model assets write
 
     @app.exception_handler(RequestValidationError)
     async def invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:

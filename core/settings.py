@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         "the demo's targets (expectations/kpi_targets.csv) for the simulated landing zone, none for your own "
         "(no met/missed verdicts rather than someone else's targets).",
     )
+    charts_url: str = Field(
+        "http://127.0.0.1:8000/charts",
+        description="Where browsers fetch the model charts that the model assets show in the Dagster UI: the data "
+        "API's /charts route (make serve) as the UI's users reach it.",
+    )
     currency: str = Field(
         "",
         max_length=8,

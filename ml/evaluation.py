@@ -107,8 +107,9 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def markdown_image(png_base64: str, title: str) -> str:
-    return f"![{title}](data:image/png;base64,{png_base64})"
+def markdown_image(url: str, title: str) -> str:
+    """A markdown image; the Dagster UI shows only http(s) sources (a data: URI is dropped)."""
+    return f"![{title}]({url})"
 
 
 def roc_and_calibration_chart(

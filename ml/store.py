@@ -52,7 +52,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -94,8 +94,8 @@ class ModelStore:
             **metadata,
         }
         if not (target / "metadata.json").exists():
-            _write_atomic(target / "model.pkl", pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-            _write_atomic(target / "metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str).encode())
+            write_atomic(target / "model.pkl", pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+            write_atomic(target / "metadata.json", json.dumps(meta, indent=2, sort_keys=True, default=str).encode())
         return self.load(name, version)
 
     def load(self, name: str, version: str) -> StoredModel:
@@ -113,7 +113,7 @@ class ModelStore:
 
     def write_record(self, name: str, record_name: str, record: dict[str, Any]) -> None:
         """Replace `<name>/<record_name>.json` atomically (champion, pending candidate, serving choice)."""
-        _write_atomic(
+        write_atomic(
             self.root / name / f"{record_name}.json", json.dumps(record, indent=2, sort_keys=True, default=str).encode()
         )
 

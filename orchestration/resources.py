@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +13,7 @@ from core.alerts.store import list_alerts, record_alert
 from core.service.snapshot import SNAPSHOT_FILE
 from core.settings import Settings
 from core.storage.warehouse import connect
-from ml.store import ModelStore
+from ml.store import ModelStore, write_atomic
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -90,9 +92,22 @@ class ServingResource(dg.ConfigurableResource):
     def snapshot(self) -> Path:
         return self.directory / SNAPSHOT_FILE
 
+    charts_url: str = ""
+
     @property
     def dashboard_dir(self) -> Path:
         return self.directory / "dashboard"
+
+    def publish_chart(self, model: str, version: str, name: str, png_base64: str) -> tuple[Path, str]:
+        """Write a model's chart to <serving_dir>/charts/<model>/<version>/<name>.png, where the data API
+        serves it (GET /charts/...), and return the file and its URL under `charts_url`. The Dagster UI
+        shows markdown images only from http(s) addresses, so a chart on an asset page needs a server."""
+        for part in (model, version, name):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", part) or part.startswith("."):
+                raise ValueError(f"a chart path part must be a plain name, got {part!r}")
+        path = self.directory / "charts" / model / version / f"{name}.png"
+        write_atomic(path, base64.b64decode(png_base64))
+        return path, f"{self.charts_url.rstrip('/')}/{model}/{version}/{name}.png"
 
 
 class ModelStoreResource(dg.ConfigurableResource):
@@ -112,7 +127,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "lake": LakeResource(landing_dir=str(settings.landing_dir), lake_dir=str(settings.lake_dir)),
         "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
         "alerts": AlertsResource(path=str(settings.alerts_path), webhook_url=settings.alert_webhook_url),
-        "serving": ServingResource(serving_dir=str(settings.serving_dir)),
+        "serving": ServingResource(serving_dir=str(settings.serving_dir), charts_url=settings.charts_url),
         "models": ModelStoreResource(root=str(settings.model_dir)),
         "dbt": dbt_resource(),
     }

@@ -345,3 +345,30 @@ def test_without_behavioural_drivers_the_gate_refuses_to_promote(tmp_path):
         for k, v in result.asset_materializations_for_node("application__retention_candidate")[0].metadata.items()
     }
     assert meta["auc_gain"] < 0.05, meta
+
+
+@pytest.mark.parametrize(("asset", "model"), [("retention_candidate", RETENTION), ("demand_candidate", DEMAND)])
+def test_the_charts_on_a_model_asset_page_are_images_the_api_serves(platform, asset, model):
+    """The asset page's markdown names an http(s) image (the Dagster UI drops data: URIs); the data API,
+    started on the platform's serving directory, answers that address with the chart's PNG."""
+    import re
+
+    import httpx
+
+    from api.app import create_app
+    from tests.test_api import running
+
+    meta = _latest(platform.instance, ["application", asset])
+    markdown = meta["charts"]
+    assert "data:" not in markdown
+    url = re.fullmatch(r"!\[[^\]]+\]\((http://[^)]+)\)", markdown.strip()).group(1)
+    base = platform.settings.charts_url.rstrip("/")
+    assert url.startswith(base + f"/{model}/{meta['model_version']}/") and url.endswith(".png")
+    chart_file = platform.settings.serving_dir / "charts" / url.removeprefix(base + "/")
+    assert str(chart_file) == meta["chart_file"]
+    with running(create_app(platform.settings.serving_path, {})) as server:
+        response = httpx.get(server + "/charts/" + url.removeprefix(base + "/"))
+        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+        assert response.content == chart_file.read_bytes() and response.content.startswith(b"\x89PNG\r\n\x1a\n")
+        for bad in (f"/charts/{model}/..%2F..%2Fserving.duckdb/x.png", f"/charts/{model}/nope/roc.png"):
+            assert httpx.get(server + bad).status_code in (404, 422), bad

@@ -28,7 +28,7 @@ from orchestration.application.promotion import (
 )
 from orchestration.metadata import md_table
 from orchestration.names import WAREHOUSE_POOL, WEEKLY
-from orchestration.resources import ModelStoreResource, WarehouseResource
+from orchestration.resources import ModelStoreResource, ServingResource, WarehouseResource
 
 DEMAND = "demand"
 
@@ -133,6 +133,7 @@ def demand_candidate(
     config: DemandTrainingConfig,
     warehouse: WarehouseResource,
     models: ModelStoreResource,
+    serving: ServingResource,
 ) -> dg.MaterializeResult:
     store = models.store()
     panel = _read_panel(warehouse)
@@ -212,6 +213,7 @@ def demand_candidate(
         totals["p90"],
         "backtest: total units, newest origin",
     )
+    chart_file, chart_url = serving.publish_chart(DEMAND, stored.version, "backtest", chart)
     severity = dg.AssetCheckSeverity.ERROR if not ok_naive else dg.AssetCheckSeverity.WARN
     return dg.MaterializeResult(
         metadata={
@@ -225,7 +227,8 @@ def demand_candidate(
             "interval_offset": result.interval_offset,
             "origins": dg.MetadataValue.json(result.origins),
             "per_origin": dg.MetadataValue.md(md_table(result.per_origin)),
-            "charts": dg.MetadataValue.md(markdown_image(chart, "forecast vs actual")),
+            "charts": dg.MetadataValue.md(markdown_image(chart_url, "forecast vs actual")),
+            "chart_file": dg.MetadataValue.path(str(chart_file)),
             "decision": decision.reason,
             "serves": serve,
             HANDOFF: handoff(stored.version, decision.as_dict(), result.metrics),

@@ -42,7 +42,7 @@ from orchestration.application.promotion import (
 )
 from orchestration.metadata import md_table
 from orchestration.names import WAREHOUSE_POOL, WEEKLY
-from orchestration.resources import ModelStoreResource, WarehouseResource
+from orchestration.resources import ModelStoreResource, ServingResource, WarehouseResource
 
 RETENTION = "retention"
 RETENTION_TABLE = "features.retention"
@@ -184,6 +184,7 @@ def retention_candidate(
     config: RetentionTrainingConfig,
     warehouse: WarehouseResource,
     models: ModelStoreResource,
+    serving: ServingResource,
 ) -> dg.MaterializeResult:
     store = models.store()
     frame = _read_retention(warehouse)
@@ -247,6 +248,7 @@ def retention_candidate(
         {"model": p_model, "rf_bucket": scores["rf_bucket"], "rfm_logistic": scores["rfm_logistic"]},
         {"recency": scores["recency"], "frequency": scores["frequency"]},
     )
+    chart_file, chart_url = serving.publish_chart(RETENTION, stored.version, "roc_calibration", chart)
     severity = dg.AssetCheckSeverity.ERROR if not ok_base else dg.AssetCheckSeverity.WARN
     return dg.MaterializeResult(
         metadata={
@@ -265,7 +267,8 @@ def retention_candidate(
             "evaluation_customers": result.model["n"],
             "training_window": dg.MetadataValue.json(window),
             "calibration": dg.MetadataValue.md(md_table(result.calibration_model)),
-            "charts": dg.MetadataValue.md(markdown_image(chart, "ROC and calibration")),
+            "charts": dg.MetadataValue.md(markdown_image(chart_url, "ROC and calibration")),
+            "chart_file": dg.MetadataValue.path(str(chart_file)),
             "decision": decision.reason,
             "champion_roc_auc_same_cutoff": dg.MetadataValue.float(champion_auc)
             if champion_auc is not None
