@@ -483,7 +483,11 @@ def test_tiles_take_their_alert_level_and_show_the_change_on_last_month(snapshot
         assert tiles[kpi]["change"] == f"{arrow} {text} vs {previous:%b}", kpi
         assert tiles[kpi]["trend"] == ("good" if good else "bad"), kpi
 
-    # a red alert on a KPI mart in the month puts every tile in red
+    # a red alert on a KPI mart in the month puts every tile in red, also when a range run raised it
+    from core.application.dashboard.page import _touches_month
+
+    assert _touches_month(f"{previous:%Y-%m}-01...{day}", latest.date())
+    assert not _touches_month(f"{previous:%Y-%m}-01...{previous:%Y-%m}-28", latest.date())
     with duckdb.connect(str(copy)) as con:
         con.execute(
             "insert into ops.alerts (alert_id, created_at, level, asset, check_name, partition, message) "

@@ -43,6 +43,16 @@ def _units(data: DashboardData) -> dict[str, str]:
     return dict(zip(data.targets["kpi"], data.targets["unit"])) | {"roas": "multiple"}
 
 
+def _touches_month(partition: object, month: dt.date) -> bool:
+    """Whether an alert's partition (a day, a month `YYYY-MM`, or a range `first...last`) falls in `month`."""
+    if not isinstance(partition, str) or not partition:
+        return False
+    first, _, last = partition.partition("...")
+    last = last or first
+    key = f"{month:%Y-%m}"
+    return first[:7] <= key <= last[:7]
+
+
 def tile_levels(data: DashboardData, month: dt.date) -> dict[str, tuple[str, str]]:
     """Each KPI's alert level for `month` and why, from the alerts raised (latest per check and partition).
 
@@ -51,8 +61,7 @@ def tile_levels(data: DashboardData, month: dt.date) -> dict[str, tuple[str, str
     a = data.alerts
     if a.empty:
         return {}
-    key = f"{month:%Y-%m}"
-    in_month = a[a["partition"].fillna("").str.startswith(key)]
+    in_month = a[a["partition"].map(lambda p: _touches_month(p, month))]
     levels: dict[str, tuple[str, str]] = {}
 
     def put(kpi: str, level: str, why: str) -> None:
