@@ -24,6 +24,7 @@ from swagger_ui_bundle import swagger_ui_path
 from api.params import MAX_PAGE
 from api.routers import alerts, charts, customers, dashboard, experiments, forecasts, health, kpis
 from api.snapshot import SnapshotMissing, SnapshotReader
+from core.service.snapshot import CHARTS_DIR
 
 log = logging.getLogger("dmp.api")
 
@@ -70,7 +71,7 @@ def create_app(
     app.state.reader = reader
     app.state.keys = dict(keys)
     app.state.dashboard = Path(dashboard_path) if dashboard_path else snapshot_path.parent / "dashboard" / "index.html"
-    app.state.charts = snapshot_path.parent / "charts"  # the model charts the model assets write
+    app.state.charts = snapshot_path.parent / CHARTS_DIR  # the model charts the model assets write
 
     @app.exception_handler(RequestValidationError)
     async def invalid_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 from dataclasses import asdict, dataclass
 
@@ -98,13 +97,13 @@ def decide(
     return Decision(True, True, True, f"{baseline_reason}; {champion_reason}")
 
 
-def _png(fig) -> str:
+def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
     plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
 
 
 def markdown_image(url: str, title: str) -> str:
@@ -114,8 +113,8 @@ def markdown_image(url: str, title: str) -> str:
 
 def roc_and_calibration_chart(
     y: np.ndarray, curves: dict[str, np.ndarray], rankings: dict[str, np.ndarray] | None = None
-) -> str:
-    """ROC curves and a calibration plot of each named prediction, as a base64 PNG; `rankings`
+) -> bytes:
+    """ROC curves and a calibration plot of each named prediction, as PNG bytes; `rankings`
     (scores that are not probabilities) appear in the ROC plot only."""
     import matplotlib
 
@@ -146,8 +145,8 @@ def forecast_chart(
     low: pd.Series | None = None,
     high: pd.Series | None = None,
     title: str = "forecast vs actual",
-) -> str:
-    """Total daily units: actual vs each forecast (and the model's interval), as a base64 PNG."""
+) -> bytes:
+    """Total daily units: actual vs each forecast (and the model's interval), as PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import dagster as dg
 import duckdb
 
 from core.alerts.store import list_alerts, record_alert
-from core.service.snapshot import SNAPSHOT_FILE
+from core.service.snapshot import CHART_NAME, CHARTS_DIR, SNAPSHOT_FILE
 from core.settings import Settings
 from core.storage.warehouse import connect
 from ml.store import ModelStore, write_atomic
@@ -98,15 +97,15 @@ class ServingResource(dg.ConfigurableResource):
     def dashboard_dir(self) -> Path:
         return self.directory / "dashboard"
 
-    def publish_chart(self, model: str, version: str, name: str, png_base64: str) -> tuple[Path, str]:
+    def publish_chart(self, model: str, version: str, name: str, png: bytes) -> tuple[Path, str]:
         """Write a model's chart to <serving_dir>/charts/<model>/<version>/<name>.png, where the data API
         serves it (GET /charts/...), and return the file and its URL under `charts_url`. The Dagster UI
         shows markdown images only from http(s) addresses, so a chart on an asset page needs a server."""
         for part in (model, version, name):
-            if not re.fullmatch(r"[A-Za-z0-9_.-]+", part) or part.startswith("."):
+            if not re.fullmatch(CHART_NAME, part):
                 raise ValueError(f"a chart path part must be a plain name, got {part!r}")
-        path = self.directory / "charts" / model / version / f"{name}.png"
-        write_atomic(path, base64.b64decode(png_base64))
+        path = self.directory / CHARTS_DIR / model / version / f"{name}.png"
+        write_atomic(path, png)
         return path, f"{self.charts_url.rstrip('/')}/{model}/{version}/{name}.png"
 
 

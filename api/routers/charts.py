@@ -14,11 +14,11 @@ from fastapi.responses import FileResponse
 
 from api.params import MAX_TEXT
 from api.schemas import ErrorBody, ValidationErrorBody
+from core.service.snapshot import CHART_NAME
 
 router = APIRouter(tags=["service"])
 
-NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
-Name = Annotated[str, PathParam(pattern=NAME, max_length=MAX_TEXT)]
+Name = Annotated[str, PathParam(pattern=f"^{CHART_NAME}$", max_length=MAX_TEXT)]
 
 
 @router.get(
@@ -36,7 +36,7 @@ def chart(
     request: Request,
     model: Name,
     version: Name,
-    chart: Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.png$", max_length=MAX_TEXT)],
+    chart: Annotated[str, PathParam(pattern=rf"^{CHART_NAME}\.png$", max_length=MAX_TEXT)],
 ) -> FileResponse:
     path = request.app.state.charts / model / version / chart
     if not path.is_file():

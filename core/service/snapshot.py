@@ -38,6 +38,10 @@ META_SCHEMA = "meta"  # meta.snapshot and meta.tables: what this file is, read b
 SNAPSHOT_FILE = "serving.duckdb"
 MANIFEST_FILE = "manifest.json"
 PARQUET_DIR = "parquet"
+# Model charts beside the snapshot: <serving_dir>/charts/<model>/<version>/<chart>.png, each part a plain name
+# (written by the model assets, served by the API's /charts route).
+CHARTS_DIR = "charts"
+CHART_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 # The file is written in DuckDB's storage format of release 1.0 (storage version 64), which every
 # DuckDB from 0.10 on opens: the releases BI tools bundle (DBeaver's JDBC driver, Evidence's and
 # Superset's duckdb-engine) lag the newest DuckDB, whose own default format only it can read.

@@ -61,20 +61,16 @@ def tile_levels(data: DashboardData, month: dt.date) -> dict[str, tuple[str, str
     a = data.alerts
     if a.empty:
         return {}
-    in_month = a[a["partition"].map(lambda p: _touches_month(p, month))]
+    in_month = a[a["partition"].map(lambda p: _touches_month(p, month)) & a["level"].isin(LEVELS)]
+    red = in_month[(in_month["level"] == "red") & in_month["asset"].isin(KPI_SOURCE_ASSETS)].head(1)
+    on_marts = [("red", f"{r.asset} {r.check_name} failed on {r.partition}") for r in red.itertuples()]
+    subject = in_month["check_name"].fillna("").str.partition(":")[2]
     levels: dict[str, tuple[str, str]] = {}
-
-    def put(kpi: str, level: str, why: str) -> None:
-        if kpi not in levels or LEVELS.index(level) < LEVELS.index(levels[kpi][0]):
-            levels[kpi] = (level, why)
-
-    red = in_month[(in_month["level"] == "red") & in_month["asset"].isin(KPI_SOURCE_ASSETS)]
     for kpi in data.kpi_monthly["kpi"].unique():
-        for r in red.itertuples():
-            put(kpi, "red", f"{r.asset} {r.check_name} failed on {r.partition}")
-        for r in in_month[in_month["check_name"].fillna("").str.endswith(f":{kpi}")].itertuples():
-            if r.level in LEVELS:
-                put(kpi, r.level, str(r.message))
+        own = [(r.level, str(r.message)) for r in in_month[subject == kpi].itertuples()]
+        found = on_marts + own  # newest first within each, as the alerts are ordered
+        if found:
+            levels[kpi] = min(found, key=lambda f: LEVELS.index(f[0]))
     return levels
 
 
@@ -102,12 +98,13 @@ def _kpi_section(data: DashboardData) -> str:
     latest_month = as_date(monthly["kpi_month"].max())
     partial = data.latest_day is not None and (data.latest_day + dt.timedelta(days=1)).month == data.latest_day.month
     tiles = []
-    months = sorted({as_date(m) for m in monthly["kpi_month"]})
+    month_of = monthly["kpi_month"].map(as_date)
+    months = sorted(set(month_of))
     previous_month = months[-2] if len(months) > 1 else None
-    before = monthly[monthly["kpi_month"].map(as_date) == previous_month]
+    before = monthly[month_of == previous_month]
     previous = dict(zip(before["kpi"], before["value"]))
     levels = tile_levels(data, latest_month)
-    current = monthly[monthly["kpi_month"].map(as_date) == latest_month]
+    current = monthly[month_of == latest_month]
     order = {k: i for i, k in enumerate(TREND_KPIS)}
     for r in sorted(current.itertuples(), key=lambda r: (order.get(r.kpi, 99), r.kpi)):
         unit = units.get(r.kpi, "count")
