@@ -40,7 +40,8 @@ class _DeclaredScheme(SecurityBase):
 
 
 _bearer = _DeclaredScheme("bearer", "BearerKey", "The API key as a bearer token: `Authorization: Bearer <key>`.")
-_basic = _DeclaredScheme(
+# Declared on /dashboard, where a browser's Basic prompt sends the key (read by `require(..., browser=True)`).
+BASIC = _DeclaredScheme(
     "basic", "BasicKey", "For browsers (the dashboard): the API key as the password (or the user name)."
 )
 
@@ -70,7 +71,6 @@ def require(scope: str, browser: bool = False) -> Callable:
         request: Request,
         header_key: Annotated[str | None, Security(_api_key)] = None,
         _bearer_declared: None = Security(_bearer),
-        _basic_declared: None = Security(_basic if browser else _bearer),
     ) -> None:
         presented = _presented_key(header_key, request.headers.get("authorization"))
         if not presented:

@@ -1,9 +1,9 @@
 """GET /dashboard: the static KPI dashboard page, for keys with the `dashboard` scope (browsers: Basic auth)."""
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Security
 from fastapi.responses import FileResponse
 
-from api.auth import require
+from api.auth import BASIC, require
 from api.schemas import AUTH_ERRORS, ErrorBody
 
 router = APIRouter(tags=["service"])
@@ -11,7 +11,7 @@ router = APIRouter(tags=["service"])
 
 @router.get(
     "/dashboard",
-    dependencies=[Depends(require("dashboard", browser=True))],
+    dependencies=[Depends(require("dashboard", browser=True)), Security(BASIC)],
     response_model=None,
     response_class=FileResponse,
     responses={
