@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from orchestration.processing.assets import dbt_env, environ, run_window
 
@@ -59,3 +60,24 @@ def test_the_run_window_is_inclusive_of_the_last_day():
     )
     metadata = result.asset_materializations_for_node("windowed")[0].metadata
     assert (metadata["first"].value, metadata["last"].value) == ("2026-01-03", "2026-01-05")
+
+
+@pytest.mark.slow  # two dbt invocations, each parsing the project
+def test_dbt_invocations_open_no_adapter_in_the_dagster_process(tmp_path, monkeypatch):
+    """dagster-dbt's own resource registers a dbt adapter before each invocation (seconds each);
+    the platform's resource does not, and dbt still runs."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.processing.project import dbt_project, dbt_resource
+
+    dbt_project()  # the manifest exists
+    monkeypatch.setenv("DMP_DBT_DUCKDB_PATH", str(tmp_path / "scratch.duckdb"))
+    ours = dbt_resource()
+    theirs = DbtCliResource(
+        project_dir=ours.project_dir, profiles_dir=ours.profiles_dir, dbt_executable=ours.dbt_executable
+    )
+    args = ["ls", "--select", "config.materialized:view", "--resource-type", "model"]
+    mine = ours.cli(args, target_path=tmp_path / "ours").wait()
+    assert mine.is_successful() and mine.adapter is None
+    reference = theirs.cli(args, target_path=tmp_path / "theirs").wait()
+    assert reference.is_successful() and reference.adapter is not None  # what the override saves
