@@ -74,6 +74,7 @@ bench: install
 	$(PY) benchmarks/ingest_benchmark.py
 	$(PY) benchmarks/collection_paths_benchmark.py
 	$(PY) benchmarks/processing_benchmark.py
+	$(PY) benchmarks/dbt_invocation_benchmark.py
 	$(PY) benchmarks/quality_benchmark.py
 	$(PY) benchmarks/model_benchmark.py
 	$(PY) benchmarks/api_benchmark.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -62,21 +63,25 @@ def test_the_run_window_is_inclusive_of_the_last_day():
     assert (metadata["first"].value, metadata["last"].value) == ("2026-01-03", "2026-01-05")
 
 
-@pytest.mark.slow  # two dbt invocations, each parsing the project
+@pytest.mark.slow  # two dbt invocations
 def test_dbt_invocations_open_no_adapter_in_the_dagster_process(tmp_path, monkeypatch):
     """dagster-dbt's own resource registers a dbt adapter before each invocation (seconds each);
     the platform's resource does not, and dbt still runs."""
     from dagster_dbt import DbtCliResource
 
-    from orchestration.processing.project import dbt_project, dbt_resource
+    from orchestration.processing.project import DBT_DIR, dbt_project, dbt_resource
 
-    dbt_project()  # the manifest exists
-    monkeypatch.setenv("DMP_DBT_DUCKDB_PATH", str(tmp_path / "scratch.duckdb"))
+    dbt_project()  # the manifest, and the parse state `dbt parse` leaves in target/
+    # That parse's profile, so its state stays valid and neither invocation parses again (ls opens no connection).
+    monkeypatch.setenv("DMP_DBT_DUCKDB_PATH", str(DBT_DIR / "target" / "parse.duckdb"))
     ours = dbt_resource()
     theirs = DbtCliResource(
         project_dir=ours.project_dir, profiles_dir=ours.profiles_dir, dbt_executable=ours.dbt_executable
     )
     args = ["ls", "--select", "config.materialized:view", "--resource-type", "model"]
+    for name in ("ours", "theirs"):
+        (tmp_path / name).mkdir()
+        shutil.copyfile(DBT_DIR / "target" / "partial_parse.msgpack", tmp_path / name / "partial_parse.msgpack")
     mine = ours.cli(args, target_path=tmp_path / "ours").wait()
     assert mine.is_successful() and mine.adapter is None
     reference = theirs.cli(args, target_path=tmp_path / "theirs").wait()

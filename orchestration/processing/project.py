@@ -58,8 +58,8 @@ class PlatformDbtCliResource(DbtCliResource):
     """dagster-dbt's resource without the dbt adapter it opens in the Dagster process.
 
     Before every invocation dagster-dbt loads the dbt profile and project again and registers an
-    adapter in the orchestrating process (0.8-2.3 s each, measured), which only its optional
-    `fetch_column_metadata` / `fetch_row_counts` use. The platform reads row counts and schemas
+    adapter in the orchestrating process (benchmarks/dbt_invocation_benchmark.py measures it), which
+    only its optional `fetch_column_metadata` / `fetch_row_counts` use. The platform reads row counts and schemas
     from the warehouse itself after dbt has released it (processing/assets.py), so no adapter is
     made: the invocation then carries none, as dagster-dbt allows for engines without one.
     """
