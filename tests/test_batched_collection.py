@@ -23,10 +23,12 @@ from tests.conftest import MONTH_END, MONTH_START
 DAYS = [MONTH_START + dt.timedelta(days=i) for i in range((MONTH_END - MONTH_START).days + 1)]
 
 
-def _rows(path) -> list[tuple]:
+def _rows(path) -> tuple[list[tuple], list[tuple]]:
+    """A partition file's columns (name and type) and rows, in the file's order."""
     con = duckdb.connect()
     try:
-        return con.execute(f"select * from read_parquet('{path}')").fetchall()
+        read = f"select * from read_parquet('{path}')"
+        return con.execute(f"describe {read}").fetchall(), con.execute(read).fetchall()
     finally:
         con.close()
 
@@ -62,7 +64,9 @@ def test_a_month_in_batches_equals_day_by_day(sim_month, contracts, tmp_path):
             reference[source, day] = collect_partition(contract, day, landing, tmp_path / "alone", con=con)
     con.close()
     quarantined = 0
-    con = connect_collector(threads=1)
+    # Two threads: a batch's days are written by one partitioned COPY, whose rows DuckDB keeps in
+    # the query's order only on one thread (the writer sees to that).
+    con = connect_collector(threads=2)
     for source, contract in chosen.items():
         # The batch itself (collect_partitions would fall back to day by day if it raised).
         halves = [DAYS[:16], DAYS[16:]]
@@ -132,3 +136,21 @@ def test_the_hostile_corpus_in_batches_equals_day_by_day(contracts, tmp_path):
             compared += 1
         con.close()
     assert compared >= 20
+
+
+def test_a_partitioned_write_keeps_the_querys_order_on_a_many_threaded_connection(tmp_path):
+    """Enough rows that DuckDB splits the scan among threads (several row groups of 122,880 rows):
+    every day's file still holds its rows in the query's order."""
+    from core.collection.writing import copy_partitioned
+
+    con = duckdb.connect()
+    con.execute("SET threads = 2")
+    query = "select i, i % 4 as d from range(1000000) t(i) order by i"
+    files = copy_partitioned(con, query, "d", tmp_path / "days")
+    assert con.execute("select current_setting('threads')").fetchone()[0] == 2, "the connection's setting is restored"
+    for day, path in files.items():
+        unordered, rows = con.execute(
+            f"select count(*) filter (where i < prev), count(*) "
+            f"from (select i, lag(i) over () as prev from read_parquet('{path}'))"
+        ).fetchone()
+        assert (unordered, rows) == (0, 250000), day

@@ -108,6 +108,33 @@ def test_a_killed_writers_temporary_file_is_cleared_and_a_live_ones_kept(tmp_pat
     assert duckdb.sql(f"select x from '{target}'").fetchall() == [(1,)]
 
 
+def test_a_killed_batch_writers_staging_directory_is_cleared_and_a_live_ones_kept(tmp_path):
+    """Several days are written by one partitioned COPY into a staging directory beside the days'
+    partitions: a killed writer's directory goes with the next write, a live writer's stays, and
+    nothing staged is named like a partition file."""
+    import duckdb
+
+    from core.collection.writing import copy_partitioned, staging_directory
+
+    folder = tmp_path / "raw" / "orders"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    abandoned = folder / f".staging.{gone.pid}.0123abcd.tmp" / "__day=0"
+    in_flight = folder / f".staging.{os.getpid()}.4567ef01.tmp" / "__day=0"
+    for leftover in (abandoned, in_flight):
+        leftover.mkdir(parents=True)
+        (leftover / "data_0.tmp").write_bytes(b"PAR1 half")
+    con = duckdb.connect()
+    with staging_directory(folder) as staging:
+        files = copy_partitioned(con, "select i, i % 3 as d from range(10) t(i) order by i", "d", staging)
+        assert not list(folder.rglob("*.parquet")), "a staged file is not named like a partition"
+        assert sorted(files) == [0, 1, 2]
+        assert duckdb.sql(f"select i from read_parquet('{files[1]}')").fetchall() == [(1,), (4,), (7,)]
+    assert not abandoned.parent.exists(), "the dead writer's staging directory is removed"
+    assert in_flight.exists(), "a directory whose writer still runs is left alone"
+    assert not staging.exists(), "the writer's own staging directory is removed when it is done"
+
+
 def test_a_waiting_step_is_told_who_holds_the_slot(instance):
     """A second real run whose pool step waits: the watcher names the waiting step and the holder."""
     from orchestration.recovery import WaitWatcher, waiting_report

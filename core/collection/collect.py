@@ -26,7 +26,15 @@ import duckdb
 from core.collection.contracts import Contract
 from core.collection.files import FileProblem, MissingSource, check_file, find_files, has_data_lines, one_file_per_day
 from core.collection.reading import clean, integral_id, is_identifier, read_sql, rules, typed
-from core.collection.writing import atomic_copy, atomic_write_bytes, partition_path, same_bytes
+from core.collection.writing import (
+    atomic_copy,
+    atomic_write_bytes,
+    copy_partitioned,
+    partition_path,
+    replace_with,
+    same_bytes,
+    staging_directory,
+)
 from core.storage.sql import lit, q
 
 # A record's reference across the files of a day: file_id * FILE_STRIDE + record_number.
@@ -400,13 +408,20 @@ def _count(
             )
 
 
+DAY_COLUMN = "__day_of_batch"  # the partition column of a batch's partitioned write (not written)
+
+
 def _output_queries(
-    contract: Contract, staged: list[_StagedFile], result: PartitionResult, file_ids: list[int] | None = None
+    contract: Contract,
+    staged: list[_StagedFile],
+    result: PartitionResult,
+    day_of_file: list[int] | None = None,
 ) -> tuple[str, str]:
     """The queries selecting the valid rows (raw lake) and the quarantined rows with their original
-    text: of every staged file, or of the files `file_ids` names (one day of several judged at once)."""
+    text. With `day_of_file` (a day's number for every staged file, several days judged at once),
+    both also carry that number as DAY_COLUMN, for one partitioned write of the days."""
     cols = contract.columns
-    if not staged or file_ids == []:
+    if not staged:
         out_cols = ", ".join(f"NULL::{c.sql_type} as {q(c.name)}" for c in cols)
         valid = f"select {out_cols}, NULL::VARCHAR as _source_file, NULL::BIGINT as _record_number limit 0"
         quarantine = (
@@ -416,19 +431,23 @@ def _output_queries(
             "NULL::VARCHAR as raw_record limit 0"
         )
         return valid, quarantine
-    originals = " union all ".join(staged[i].originals_sql for i in (file_ids or range(len(staged))))
-    of_files = "true" if file_ids is None else f"file_id in ({', '.join(str(i) for i in file_ids)})"
+    originals = " union all ".join(f.originals_sql for f in staged)
     out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
     files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
+    day = (
+        ""
+        if day_of_file is None
+        else f", list_extract([{', '.join(str(d) for d in day_of_file)}], file_id + 1) as {DAY_COLUMN}"
+    )
     valid = (
         f"select {out_cols}, list_extract({files_list}, file_id + 1) as _source_file, "
-        f"record_number as _record_number from classified where is_valid and {of_files} "
+        f"record_number as _record_number{day} from classified where is_valid "
         "order by file_id, record_number"
     )
     quarantine = f"""
         select list_extract({files_list}, file_id + 1) as source_file, record_number,
                line_number, reason, nullif(split_part(reason, ':', 2), '') as "column", detail,
-               duplicate_of_record, raw_record
+               duplicate_of_record, raw_record{day}
         from (
             select bad.file_id, bad.record_number, NULL::BIGINT as line_number,
                    coalesce(bad.reason, 'duplicate') as reason,
@@ -436,14 +455,14 @@ def _output_queries(
                    bad.duplicate_of as duplicate_of_record,
                    coalesce(exact.raw_record, raw.raw_record) as raw_record
             from (select file_id, record_number, reason, all_reasons, duplicate_of
-                  from classified where not is_valid and {of_files}) as bad
+                  from classified where not is_valid) as bad
             left join ({originals}) as raw
               on bad.file_id = raw.file_id and bad.record_number = raw.record_number
             left join exact_originals as exact
               on bad.file_id = exact.file_id and bad.record_number = exact.record_number
             union all
             select file_id, record_number, line_number, reason, detail, NULL::BIGINT, raw_record
-            from malformed where {of_files}
+            from malformed
         ) order by file_id, coalesce(record_number, 0), line_number
     """
     return valid, quarantine
@@ -655,20 +674,64 @@ def _collect_days(
             _classify(con, contract, days[0], staged, file_days=file_days)
             _count(con, contract, staged, batch, owners)
             _exact_originals(con, contract, staged)
-        writes = []
+        targets = []
         for day, result in results.items():
-            ids = [i for i, d in enumerate(file_days) if d == day]
-            result.files = [batch.files[i] for i in ids]
-            raw_target, quarantine_target = _settle(con, contract, result, landing, lake, allow_empty)
-            writes.append((result, _output_queries(contract, staged, batch, ids), raw_target, quarantine_target))
-        for result, (valid_query, quarantine_query), raw_target, quarantine_target in writes:
-            atomic_copy(con, quarantine_query, quarantine_target)
-            atomic_copy(con, valid_query, raw_target)
+            result.files = [batch.files[i] for i, d in enumerate(file_days) if d == day]
+            targets.append(_settle(con, contract, result, landing, lake, allow_empty))
+        _write_days(con, contract, staged, batch, [days.index(d) for d in file_days], targets, lake, workdir)
+        for result, (raw_target, quarantine_target) in zip(results.values(), targets, strict=True):
             result.raw_path, result.quarantine_path = raw_target, quarantine_target
         return list(results.values())
     finally:
         _drop_temporaries(con)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _empty_partitions(con: duckdb.DuckDBPyConnection, contract: Contract, workdir: Path) -> dict[str, bytes]:
+    """The bytes of an empty raw and an empty quarantine partition of the source (a day without rows)."""
+    valid_query, quarantine_query = _output_queries(contract, [], PartitionResult(contract.source, dt.date.min))
+    empty = {}
+    for kind, query in (("quarantine", quarantine_query), ("raw", valid_query)):
+        atomic_copy(con, query, workdir / f"{kind}.parquet")
+        empty[kind] = (workdir / f"{kind}.parquet").read_bytes()
+    return empty
+
+
+def _write_days(
+    con: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    staged: list[_StagedFile],
+    batch: PartitionResult,
+    day_of_file: list[int],
+    targets: list[tuple[Path, Path]],
+    lake: Path,
+    workdir: Path,
+) -> None:
+    """Write several days' raw and quarantine partitions (`targets`, in day order): one partitioned
+    COPY per kind into a staging directory beside the partitions, then each day's two files renamed
+    into place, quarantine first, day after day, so each day is replaced whole or not at all, as
+    with one COPY per day. A day without rows of a kind gets that kind's empty partition file."""
+    valid_query, quarantine_query = _output_queries(contract, staged, batch, day_of_file)
+    with (
+        staging_directory(lake / "quarantine" / contract.source) as quarantine_dir,
+        staging_directory(lake / "raw" / contract.source) as raw_dir,
+    ):
+        written = (
+            {
+                "quarantine": copy_partitioned(con, quarantine_query, DAY_COLUMN, quarantine_dir),
+                "raw": copy_partitioned(con, valid_query, DAY_COLUMN, raw_dir),
+            }
+            if staged
+            else {"quarantine": {}, "raw": {}}
+        )
+        empty = None
+        for number, (raw_target, quarantine_target) in enumerate(targets):
+            for kind, target in (("quarantine", quarantine_target), ("raw", raw_target)):
+                if number in written[kind]:
+                    replace_with(written[kind][number], target)
+                else:
+                    empty = empty or _empty_partitions(con, contract, workdir)
+                    atomic_write_bytes(empty[kind], target)
 
 
 def _batches(contract: Contract, days: list[dt.date], landing: Path, workers: int) -> list[dict[dt.date, list[Path]]]:
@@ -705,11 +768,7 @@ def _collect_absent(
     workdir = Path(tempfile.mkdtemp(prefix=f"collect-{contract.source}-absent-"))
     con = connect_collector("256MB", 1)
     try:
-        valid_query, quarantine_query = _output_queries(contract, [], PartitionResult(contract.source, days[0]))
-        empty = {}
-        for kind, query in (("quarantine", quarantine_query), ("raw", valid_query)):
-            atomic_copy(con, query, workdir / f"{kind}.parquet")
-            empty[kind] = (workdir / f"{kind}.parquet").read_bytes()
+        empty = _empty_partitions(con, contract, workdir)
         out: list[tuple[dt.date, PartitionResult | Exception]] = []
         for day in days:
             targets = {kind: partition_path(lake / kind, contract.source, day) for kind in empty}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -48,6 +49,68 @@ def atomic_copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> Non
     """Write the query's rows to `target` atomically (Parquet, zstd)."""
     with _replacing(target) as tmp:
         con.execute(f"COPY ({query}) TO {lit(tmp)} (FORMAT parquet, COMPRESSION zstd)")
+
+
+STAGED_PREFIX = ".staging."
+
+
+def remove_abandoned_staging(folder: Path) -> list[Path]:
+    """Staging directories a killed partitioned writer left in `folder` (named
+    `.staging.<pid>.<random>.tmp`, see staging_directory); a live writer's are left alone."""
+    removed = []
+    for tmp in folder.glob(f"{STAGED_PREFIX}*.tmp") if folder.is_dir() else []:
+        pid = tmp.name[len(STAGED_PREFIX) :].split(".")[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
+@contextlib.contextmanager
+def staging_directory(folder: Path):
+    """A fresh directory inside `folder` (so its files can be renamed into `folder`'s partitions),
+    removed afterwards with whatever is left in it. Its name ends in `.tmp`, and so do the files
+    copy_partitioned writes, so no reader globbing for Parquet partitions sees a staged file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_abandoned_staging(folder)
+    tmp = folder / f"{STAGED_PREFIX}{os.getpid()}.{uuid.uuid4().hex}.tmp"
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def copy_partitioned(con: duckdb.DuckDBPyConnection, query: str, column: str, directory: Path) -> dict[int, Path]:
+    """Write the query's rows, split by its integer column `column` (not written), in one COPY:
+    one zstd Parquet file per value under `directory` (which must not exist yet), each file's rows
+    in the query's order. Returns the file of every value that has rows.
+
+    DuckDB keeps the query's order within a partition only when one thread writes, so the
+    statement runs on one thread (the connection's setting is restored afterwards)."""
+    threads = con.execute("select current_setting('threads')").fetchone()[0]
+    con.execute("SET threads = 1")
+    try:
+        con.execute(
+            f"COPY ({query}) TO {lit(directory)} (FORMAT parquet, COMPRESSION zstd, "
+            f"PARTITION_BY ({column}), FILE_EXTENSION 'tmp')"
+        )
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
+    files: dict[int, Path] = {}
+    for part in directory.iterdir() if directory.exists() else []:
+        value = int(part.name.split("=", 1)[1])
+        written = list(part.iterdir())
+        if len(written) != 1:
+            raise RuntimeError(f"a partitioned COPY wrote {len(written)} files for {part} (one expected)")
+        files[value] = written[0]
+    return files
+
+
+def replace_with(staged: Path, target: Path) -> None:
+    """Move a staged file onto `target` in one rename (readers see the old file or the new one)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(target)
+    os.replace(staged, target)
 
 
 def atomic_write_bytes(data: bytes, target: Path) -> None:
