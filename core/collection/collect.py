@@ -25,7 +25,22 @@ import duckdb
 
 from core.collection.contracts import Contract
 from core.collection.files import FileProblem, MissingSource, check_file, find_files, has_data_lines, one_file_per_day
-from core.collection.reading import clean, integral_id, is_identifier, read_sql, rules, typed
+from core.collection.reading import (
+    FILE_ID,
+    FILE_NAME,
+    FILE_PATH,
+    RECORD,
+    clean,
+    group_load_sql,
+    group_records_sql,
+    groupable,
+    integral_id,
+    is_identifier,
+    numbered_sql,
+    read_sql,
+    rules,
+    typed,
+)
 from core.collection.writing import (
     atomic_copy,
     atomic_write_bytes,
@@ -68,13 +83,19 @@ class PartitionResult:
 
 @dataclass
 class _StagedFile:
-    """A landing file loaded into the collector: its path, the SQL selecting its records, its rejects table."""
+    """A landing file loaded into the collector, alone or with the files around it in one statement.
+
+    `records_sql` and `originals_sql` select the records (and their original text) of every file
+    loaded with it, so the same SQL is shared by those files and used once; `fields_sql` selects
+    the file's own CSV records as DuckDB split them (record number, then the header's fields)."""
 
     path: Path  # the landing file (what messages name)
     readable: Path  # what is read: the landing file, or its decompressed / re-encoded copy
     records_sql: str
     originals_sql: str
-    rejects: str
+    rejects: str  # the CSV rejects table of its load ...
+    first_id: int  # ... whose DuckDB file_id 0 is this file id
+    fields_sql: str = ""
 
 
 def connect_collector(
@@ -101,18 +122,116 @@ def _drop_temporaries(con: duckdb.DuckDBPyConnection) -> None:
 def _stage_files(
     con: duckdb.DuckDBPyConnection, contract: Contract, files: list[Path], workdir: Path, result: PartitionResult
 ) -> list[_StagedFile]:
-    """Check every file as a whole, then load it into the collector as text."""
-    staged = []
-    for i, path in enumerate(files):
-        readable, header = check_file(path, contract, workdir)
-        load, records_sql, originals_sql, rejects = read_sql(readable, contract, header, i, path.name)
-        try:
-            con.execute(load)
-        except duckdb.Error as exc:
-            raise _unreadable(path, contract, exc) from None
-        staged.append(_StagedFile(path, readable, records_sql, originals_sql, rejects))
+    """Check every file as a whole, then load it into the collector as text: consecutive files that
+    read alike (CSV with the same header, or JSON Lines) in one statement."""
+    checked = [(path, *check_file(path, contract, workdir)) for path in files]
+    staged: list[_StagedFile] = []
+    while len(staged) < len(checked):
+        i = len(staged)
+        path, readable, header = checked[i]
+        if not groupable(readable, contract):
+            load, records_sql, originals_sql, rejects = read_sql(readable, contract, header, i, path.name)
+            try:
+                con.execute(load)
+            except duckdb.Error as exc:
+                raise _unreadable(path, contract, exc) from None
+            staged.append(_StagedFile(path, readable, records_sql, originals_sql, rejects, i))
+            continue
+        j = i + 1
+        while j < len(checked) and checked[j][2] == header and groupable(checked[j][1], contract):
+            j += 1
+        staged += _stage_group(con, contract, checked[i:j], i)
+    for path in files:
         result.files.append(FileStats(file=path.name, bytes=path.stat().st_size, path=path))
     return staged
+
+
+def _data_lines(path: Path) -> int:
+    """The lines after the header that DuckDB's CSV reader does not skip (it skips empty ones)."""
+    return sum(1 for line in path.read_bytes().split(b"\n") if line not in (b"", b"\r")) - 1
+
+
+def _every_line_read(
+    con: duckdb.DuckDBPyConnection, group: list[tuple[Path, Path, list[str] | None]], table: str, rejects: str
+) -> bool:
+    """Whether a multi-file CSV read accounts for every data line of every file: its rows plus its
+    rejected lines (an unterminated quote's swallowed lines counted one by one, as _stage_malformed
+    splits them) equal the file's lines.
+
+    DuckDB's reading of one file is what the hostile corpus holds the collector to; reading
+    several in one statement is not the same: there, a file's unterminated quote can swallow the
+    rest of the file without any rejected line being recorded, and the lines vanish. A group whose
+    count does not add up (or whose records legitimately span lines, quoted line breaks) is read
+    again file by file."""
+    rows = dict(con.execute(f"select {FILE_PATH}, count(*) from {table} group by all").fetchall())
+    rejected = dict(
+        con.execute(f"""
+            select file_id, sum(lines) from (
+                select file_id, line,
+                       case when bool_or(error_message ilike '%unterminated quote%')
+                                 and contains(any_value(csv_line), chr(10))
+                            then len(string_split(rtrim(any_value(csv_line), chr(13) || chr(10)), chr(10)))
+                            else 1 end as lines
+                from {rejects} group by file_id, line
+            ) group by all
+        """).fetchall()
+    )
+    return all(
+        rows.get(str(readable), 0) + rejected.get(k, 0) == _data_lines(readable)
+        for k, (_, readable, _) in enumerate(group)
+    )
+
+
+class _ReadAlone(Exception):
+    """Files read together are to be read one by one."""
+
+
+def _stage_group(
+    con: duckdb.DuckDBPyConnection, contract: Contract, group: list[tuple[Path, Path, list[str] | None]], first: int
+) -> list[_StagedFile]:
+    """Load files that read alike (file ids `first`, `first` + 1, ...) with one statement. If the
+    statement fails, each file is loaded on its own, so the error names the file that caused it."""
+    table, rejects = f"src_{first}", f"rejects_{first}"
+    header = group[0][2]
+    try:
+        con.execute(group_load_sql([readable for _, readable, _ in group], contract, header, table, rejects))
+        if len(group) > 1 and contract.mapping.format == "csv" and not _every_line_read(con, group, table, rejects):
+            raise _ReadAlone
+    except (duckdb.Error, _ReadAlone) as exc:
+        for name in (table, rejects, rejects + "_scan"):
+            con.execute(f"DROP TABLE IF EXISTS {q(name)}")
+        if len(group) == 1:
+            raise _unreadable(group[0][0], contract, exc) from None
+        return [f for k, one in enumerate(group) for f in _stage_group(con, contract, [one], first + k)]
+    if len(group) == 1:
+        path = group[0][0]
+        numbered = (
+            f"(select {first} as {FILE_ID}, {lit(path.name)} as {FILE_NAME}, rowid + 1 as {RECORD}, "
+            f"* exclude ({FILE_PATH}) from {table})"
+        )
+    else:
+        firsts = dict(con.execute(f"select {FILE_PATH}, min(rowid) from {table} group by all").fetchall())
+        numbered = numbered_sql(
+            table,
+            [
+                (readable, first + k, path.name, firsts.get(str(readable), 0))
+                for k, (path, readable, _) in enumerate(group)
+            ],
+        )
+    records_sql, originals_sql = group_records_sql(contract, header, numbered)
+    return [
+        _StagedFile(
+            path,
+            readable,
+            records_sql,
+            originals_sql,
+            rejects,
+            first,
+            f"select {RECORD} as record_number, * exclude ({FILE_ID}, {FILE_NAME}, {RECORD}) "
+            f"from {numbered} where {FILE_ID} = {first + k}",
+        )
+        for k, (path, readable, _) in enumerate(group)
+    ]
 
 
 def _unreadable(path: Path, contract: Contract, exc: duckdb.Error) -> FileProblem:
@@ -141,36 +260,40 @@ def _stage_malformed(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
             "NULL::VARCHAR as raw_record, NULL::VARCHAR as reason, NULL::VARCHAR as detail limit 0"
         )
     else:
-        parts = []
-        for i, f in enumerate(staged):
-            bad = con.execute(f"select count(*) from {f.rejects} where error_type = 'INVALID ENCODING'").fetchone()[0]
-            if bad:
-                line = con.execute(
-                    f"select min(line) from {f.rejects} where error_type = 'INVALID ENCODING'"
-                ).fetchone()[0]
+        loads = {f.rejects: f.first_id for f in staged}  # each load's rejects table and first file id
+        for rejects, first in loads.items():
+            encoding = con.execute(
+                f"select file_id, count(*), min(line) from {rejects} where error_type = 'INVALID ENCODING' "
+                "group by all order by file_id limit 1"
+            ).fetchall()
+            if encoding:
+                ((fid, bad, line),) = encoding
                 raise FileProblem(
-                    f.path,
+                    staged[first + fid].path,
                     f"line {line} (and {bad - 1} more) holds bytes that are not valid {m.encoding}",
                     "set mapping.encoding to the export's encoding (e.g. latin-1, gbk), or re-export as UTF-8",
                 )
+        parts = []
+        for rejects, first in loads.items():
             # An unterminated quote makes DuckDB read every following line into one field: those
             # are separate physical records, each quarantined (and counted) on its own line.
             parts.append(f"""
-                select {i} as file_id, NULL::BIGINT as record_number, cast(line + k - 1 as BIGINT) as line_number,
+                select cast(file_id + {first} as INTEGER) as file_id, NULL::BIGINT as record_number,
+                       cast(line + k - 1 as BIGINT) as line_number,
                        rtrim(part, chr(13)) as raw_record, 'malformed' as reason,
                        case when k = 1 then detail
                             else 'read into the unterminated quote opened on line ' || line end as detail
                 from (
-                    select line, detail, unnest(parts) as part, generate_subscripts(parts, 1) as k
+                    select file_id, line, detail, unnest(parts) as part, generate_subscripts(parts, 1) as k
                     from (
-                        select line, detail,
+                        select file_id, line, detail,
                                case when detail ilike '%unterminated quote%' and contains(raw, chr(10))
                                     then string_split(rtrim(raw, chr(13) || chr(10)), chr(10))
                                     else [raw] end as parts
                         from (
-                            select line, any_value(csv_line) as raw,
+                            select file_id, line, any_value(csv_line) as raw,
                                    string_agg(DISTINCT error_message, '; ' ORDER BY error_message) as detail
-                            from {f.rejects} group by line
+                            from {rejects} group by file_id, line
                         )
                     )
                 )
@@ -242,7 +365,7 @@ def _classify(
         if failed
         else "NULL"
     )
-    parsed = "(" + " union all ".join(f.records_sql for f in staged) + ")"
+    parsed = "(" + " union all ".join(dict.fromkeys(f.records_sql for f in staged)) + ")"
     cleaned_cols = ", ".join(f"{cleaned[c.name]} as {q('v_' + c.name)}" for c in cols)
     typed_cols = ", ".join(f"{typed_expr[c.name]} as {q('t_' + c.name)}" for c in cols)
     if m.spans_days:
@@ -431,7 +554,7 @@ def _output_queries(
             "NULL::VARCHAR as raw_record limit 0"
         )
         return valid, quarantine
-    originals = " union all ".join(f.originals_sql for f in staged)
+    originals = " union all ".join(dict.fromkeys(f.originals_sql for f in staged))
     out_cols = ", ".join(f"{q('t_' + c.name)} as {q(c.name)}" for c in cols)
     files_list = "[" + ", ".join(lit(f.file) for f in result.files) + "]"
     day = (
@@ -513,13 +636,13 @@ def _exact_originals(con: duckdb.DuckDBPyConnection, contract: Contract, staged:
         "select file_id, list(record_number) from classified where not is_valid group by file_id"
     ).fetchall()
     for fid, numbers in wanted:
-        table = f"src_{fid}"
-        width = len(con.execute(f"select * from {table} limit 0").description)
+        fields = staged[fid].fields_sql
+        width = len(con.execute(f"select * from ({fields}) limit 0").description) - 1
         found = _csv_records(staged[fid].readable, contract, set(numbers), width)
         if not found:
             continue
         parsed = con.execute(
-            f"select rowid + 1, * from {table} where rowid + 1 in ({', '.join(map(str, found))})"
+            f"select * from ({fields}) where record_number in ({', '.join(map(str, found))})"
         ).fetchall()
         confirmed = [
             (fid, number, found[number][0])

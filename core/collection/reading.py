@@ -137,12 +137,13 @@ def rules(col: Column, v: str, t: str, contract: Contract, day: str) -> list[tup
 
 def derived_field(contract: Contract, column: str, file_name: str, record: str, value_of) -> str | None:
     """The SQL of a column the export does not have but the mapping derives: a constant, or a key
-    made of the file name and the record number, or a hash of chosen export columns."""
+    made of the file name (`file_name`: SQL giving it) and the record number, or a hash of chosen
+    export columns."""
     m = contract.mapping
     if column in m.derived_keys:
         rule = m.derived_keys[column]
         if rule == "record":
-            return f"({lit(file_name + ':')} || cast({record} as varchar))"
+            return f"({file_name} || ':' || cast({record} as varchar))"
         parts = ", ".join(f"coalesce({value_of(m.export_name(c))}, '')" for c in rule["hash"])
         return f"md5(concat_ws(chr(31), {parts}))"
     if column in m.constants:
@@ -153,52 +154,32 @@ def derived_field(contract: Contract, column: str, file_name: str, record: str, 
 def read_sql(
     path: Path, contract: Contract, header: list[str] | None, file_id: int, file_name: str | None = None
 ) -> tuple[str, str, str, str]:
-    """SQL loading the file into a temp table, SQL selecting its records, SQL selecting each record's
-    original text (joined in for quarantined rows only), and the name of the rejects table.
+    """For a file read on its own (see groupable: a blank-separated report or a JSON document):
+    SQL loading it into a temp table, SQL selecting its records, SQL selecting each record's
+    original text (joined in for quarantined rows only), and the name of its rejects table.
 
     The file is loaded in order into ``src_<file_id>``; the table's rowid is then the record's
     ordinal in the file, so no order-preserving window is needed to number records.
     """
     m = contract.mapping
     rejects, table = f"rejects_{file_id}", f"src_{file_id}"
-    if m.format == "csv" and m.delimiter == WHITESPACE:
-        assert header is not None
-        return _blank_separated_sql(path, contract, header, file_id, file_name or path.name, table) + (rejects,)
     if m.format == "csv":
-        assert header is not None
-        cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
-        load = (
-            f"CREATE TEMP TABLE {table} AS select * from read_csv({lit(path)}, columns={cols}, header=true, "
-            f"auto_detect=false, delim={lit(m.delimiter)}, quote={lit(m.quote)}, escape={lit(m.quote)}, "
-            f"store_rejects=true, rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, "
-            f"max_line_size=1048576)"
-        )
-        present = set(header)
-        fields = []
-        for c in contract.columns:
-            name = m.export_name(c.name)
-            derived = derived_field(contract, c.name, file_name or path.name, "rowid + 1", q)
-            if name in present and c.name not in m.derived_keys:
-                expr = q(name)
-            else:
-                expr = derived or "NULL::VARCHAR"
-            fields.append(f"{expr} as {q('x_' + c.name)}")
-        raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
-        select = (
-            f"select {file_id} as file_id, rowid + 1 as record_number, {', '.join(fields)}, true as ok, "
-            f"NULL::VARCHAR as problem from {table}"
-        )
-        raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, {raw} as raw_record from {table}"
-        return load, select, raw_select, rejects
-    if is_json_document(path):
-        # Pretty-printed objects or one JSON array: each object (or array element) is a record,
-        # its original text kept; DuckDB splits them.
-        load = (
-            f"CREATE TEMP TABLE {table} AS select cast(json as VARCHAR) as line "
-            f"from read_json_objects({lit(path)}, format='auto')"
-        )
-    else:
-        load = _lines_table(path, table)
+        assert header is not None and m.delimiter == WHITESPACE
+        return _blank_separated_sql(path, contract, header, file_id, file_name or path.name, table) + (rejects,)
+    # Pretty-printed objects or one JSON array: each object (or array element) is a record, its
+    # original text kept; DuckDB splits them.
+    load = (
+        f"CREATE TEMP TABLE {table} AS select cast(json as VARCHAR) as line "
+        f"from read_json_objects({lit(path)}, format='auto')"
+    )
+    select = _json_lines_select(contract, f"select line, {file_id} as file_id, rowid + 1 as record_number from {table}")
+    raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
+    return load, select, raw_select, rejects
+
+
+def _json_lines_select(contract: Contract, lines: str) -> str:
+    """The records of JSON lines: `lines` selects each line's text (`line`), `file_id` and `record_number`."""
+    m = contract.mapping
     # A record is a line holding one JSON object. Each line is checked once (json_valid; a line
     # starting with '{' that is valid JSON is an object, so json_type runs only for the odd rest),
     # then every contract column is taken in one parse with from_json into a struct of VARCHARs.
@@ -219,22 +200,96 @@ def read_sql(
         f"translate(k, {lit(LOOK_ALIKE_FROM)}, {lit(LOOK_ALIKE_TO)}) in ({exports}))) > 0"
     )
     select = (
-        f"select {file_id} as file_id, record_number, {fields}, ok, problem from ("
-        f"select record_number, ok, problem, "
+        f"select file_id, record_number, {fields}, ok, problem from ("
+        f"select file_id, record_number, ok, problem, "
         f"from_json(case when ok and problem is null then line else '{{}}' end, {lit(struct)}) as rec from ("
-        f"select record_number, ok, line, case when not ok then NULL "
+        f"select file_id, record_number, ok, line, case when not ok then NULL "
         f"when len(keys) <> len(list_distinct(keys)) then 'duplicate_key' "
         f"when strlen(line) <> length(line) and {look_alike} then 'ambiguous_key' end as problem from ("
-        f"select record_number, ok, line, case when ok then json_keys(line) end as keys from ("
-        f"select line, rowid + 1 as record_number, "
+        f"select file_id, record_number, ok, line, case when ok then json_keys(line) end as keys from ("
+        f"select line, file_id, record_number, "
         f"case when not json_valid(line) then false "
         f"when (strpos(line, 'NaN') > 0 or strpos(line, 'Infinity') > 0) "
         f"and regexp_matches(line, {lit(BARE_NON_NUMBER)}) then false "
         f"when ascii(line) = 123 then true "
-        f"else json_type(line) = 'OBJECT' end as ok from {table}))))"
+        f"else json_type(line) = 'OBJECT' end as ok from ({lines})))))"
     )
-    raw_select = f"select {file_id} as file_id, rowid + 1 as record_number, line as raw_record from {table}"
-    return load, select, raw_select, rejects
+    return select
+
+
+# The columns a group load (group_load_sql) adds to the loaded table, and the numbered relation
+# over it (numbered_sql) to each record: unlikely to clash with an export's own column names.
+FILE_PATH, FILE_ID, FILE_NAME, RECORD = "__dmp_path", "__dmp_file_id", "__dmp_file_name", "__dmp_record"
+
+
+def groupable(path: Path, contract: Contract) -> bool:
+    """Whether files like this one are read several at once by one statement (group_load_sql):
+    delimited CSV and JSON Lines; blank-separated reports and JSON documents are read one by one."""
+    m = contract.mapping
+    if m.format == "csv":
+        return m.delimiter != WHITESPACE
+    return not is_json_document(path)
+
+
+def group_load_sql(paths: list[Path], contract: Contract, header: list[str] | None, table: str, rejects: str) -> str:
+    """SQL loading files (CSV sharing one header, or JSON Lines) in order into one temp table, each
+    row with its file's path (FILE_PATH): DuckDB keeps the files' order and each file's line order
+    (the collector preserves insertion order), so each file's rows are one run of rowids in it."""
+    m = contract.mapping
+    files = "[" + ", ".join(lit(p) for p in paths) + "]"
+    if m.format == "csv":
+        assert header is not None
+        cols = "{" + ", ".join(f"{lit(h)}: 'VARCHAR'" for h in header) + "}"
+        return (
+            f"CREATE TEMP TABLE {table} AS select * from read_csv({files}, columns={cols}, header=true, "
+            f"auto_detect=false, delim={lit(m.delimiter)}, quote={lit(m.quote)}, escape={lit(m.quote)}, "
+            f"store_rejects=true, rejects_table={lit(rejects)}, rejects_scan={lit(rejects + '_scan')}, "
+            f"max_line_size=1048576, filename={lit(FILE_PATH)})"
+        )
+    return (
+        f"CREATE TEMP TABLE {table} AS select * from read_csv({files}, columns={{'line': 'VARCHAR'}}, "
+        f"header=false, auto_detect=false, delim='\\0', quote='', escape='', max_line_size=1048576, "
+        f"filename={lit(FILE_PATH)}) where line is not null and not (ascii(line) <= 32 and trim(line) = '')"
+    )
+
+
+def numbered_sql(table: str, files: list[tuple[Path, int, str, int]]) -> str:
+    """The loaded group's rows with their file id (FILE_ID), landing file name (FILE_NAME) and record
+    number within the file (RECORD), from each file's (path read, file id, name, first rowid)."""
+    values = ", ".join(f"({lit(p)}, {fid}, {lit(name)}, {first})" for p, fid, name, first in files)
+    return (
+        f"(select f.{FILE_ID}, f.{FILE_NAME}, s.rowid - f.first_row + 1 as {RECORD}, s.* exclude ({FILE_PATH}) "
+        f"from {table} s join (values {values}) f({FILE_PATH}, {FILE_ID}, {FILE_NAME}, first_row) "
+        f"using ({FILE_PATH}))"
+    )
+
+
+def group_records_sql(contract: Contract, header: list[str] | None, numbered: str) -> tuple[str, str]:
+    """For the rows of a group load (numbered_sql): the SQL selecting its records and the SQL
+    selecting each record's original text, as read_sql gives them for one file."""
+    m = contract.mapping
+    if m.format == "csv":
+        assert header is not None
+        present = set(header)
+        fields = []
+        for c in contract.columns:
+            name = m.export_name(c.name)
+            derived = derived_field(contract, c.name, FILE_NAME, RECORD, q)
+            if name in present and c.name not in m.derived_keys:
+                expr = q(name)
+            else:
+                expr = derived or "NULL::VARCHAR"
+            fields.append(f"{expr} as {q('x_' + c.name)}")
+        raw = "concat_ws(" + lit(m.delimiter) + ", " + ", ".join(f"coalesce({q(h)}, '')" for h in header) + ")"
+        select = (
+            f"select {FILE_ID} as file_id, {RECORD} as record_number, {', '.join(fields)}, true as ok, "
+            f"NULL::VARCHAR as problem from {numbered}"
+        )
+        return select, f"select {FILE_ID} as file_id, {RECORD} as record_number, {raw} as raw_record from {numbered}"
+    select = _json_lines_select(
+        contract, f"select line, {FILE_ID} as file_id, {RECORD} as record_number from {numbered}"
+    )
+    return select, f"select {FILE_ID} as file_id, {RECORD} as record_number, line as raw_record from {numbered}"
 
 
 def _lines_table(path: Path, table: str) -> str:
@@ -258,7 +313,7 @@ def _blank_separated_sql(
     fields = []
     for c in contract.columns:
         name = m.export_name(c.name)
-        derived = derived_field(contract, c.name, file_name, "record_number", lambda h: f"parts[{position[h]}]")
+        derived = derived_field(contract, c.name, lit(file_name), "record_number", lambda h: f"parts[{position[h]}]")
         if name in position and c.name not in m.derived_keys:
             expr = f"parts[{position[name]}]"
         else:
