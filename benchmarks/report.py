@@ -18,6 +18,7 @@ def write_results(name: str, result: dict, section: str) -> None:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     heading = section.splitlines()[0]
+    section = section.rstrip("\n") + "\n\n"
     text = (
         RESULTS_MD.read_text()
         if RESULTS_MD.exists()
@@ -29,4 +30,4 @@ def write_results(name: str, result: dict, section: str) -> None:
         text = head + section + (rest[nxt + 1 :] if nxt >= 0 else "")
     else:
         text = text.rstrip() + "\n\n" + section
-    RESULTS_MD.write_text(text)
+    RESULTS_MD.write_text(text.rstrip("\n") + "\n")
