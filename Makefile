@@ -8,7 +8,17 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install lock bi-install superset run test test-fast lint ui bench docs backfill home summary clean retrain serve
+.PHONY: install lock bi-install spark-install spark-up spark-down spark-status superset run test test-fast lint ui bench docs backfill home summary clean retrain serve
+
+# A tool's own environment beside the project's (its dependencies would clash with the project's):
+# $(1) the venv, $(2) the directory of its requirements.txt and constraints.txt (the pinned tree).
+define side_venv
+$(1)/.installed: $(2)/requirements.txt $(2)/constraints.txt
+	@test -x $(1)/bin/python || $$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -c $(2)/constraints.txt -r $(2)/requirements.txt
+	@touch $$@
+endef
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -89,11 +99,7 @@ retrain: install home
 # in <data_dir>/superset/admin_password). Publish a snapshot first (`make run`).
 BI_VENV ?= .venv-bi
 SUPERSET_PORT ?= 8088
-$(BI_VENV)/.installed: deploy/superset/requirements.txt deploy/superset/constraints.txt
-	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
-	$(BI_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BI_VENV)/bin/python -m pip install --quiet -c deploy/superset/constraints.txt -r deploy/superset/requirements.txt
-	@touch $@
+$(eval $(call side_venv,$(BI_VENV),deploy/superset))
 
 bi-install: $(BI_VENV)/.installed
 
@@ -101,6 +107,23 @@ superset: install bi-install
 	$(BI_VENV)/bin/python deploy/superset/bootstrap.py --serve --port $(SUPERSET_PORT) \
 	  --home "$$($(PY) -c 'from core.settings import Settings; print(Settings().data_dir / "superset")')" \
 	  --snapshot "$$($(PY) -c 'from core.settings import Settings; print(Settings().serving_dir / "serving.duckdb")')"
+
+# Apache Spark, the engine past one machine (DMP_ENGINE=spark; docs/scaling.md): its own environment
+# (.venv-spark: pyspark and dbt-spark), and a standalone cluster on this machine: one master,
+# DMP_SPARK_WORKERS workers (2) and the Thrift server dbt connects to. Needs Java 17+.
+SPARK_VENV ?= .venv-spark
+$(eval $(call side_venv,$(SPARK_VENV),deploy/spark))
+
+spark-install: $(SPARK_VENV)/.installed
+
+spark-up: install spark-install
+	$(PY) -m core.spark up
+
+spark-down: install
+	$(PY) -m core.spark down
+
+spark-status: install
+	@$(PY) -m core.spark status
 
 # dbt docs for the marts: models, columns, tests, lineage and the catalog, into <data_dir>/docs/dbt/
 # (read from a copy of the warehouse, so a load is never blocked by the docs).

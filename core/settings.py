@@ -100,6 +100,30 @@ class Settings(BaseSettings):
         "environment, so it is never written to a file.",
     )
 
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="Where the dbt models run: duckdb (the embedded warehouse file) or spark (the Spark "
+        "cluster's Thrift server, DMP_SPARK_HOST:DMP_SPARK_THRIFT_PORT, reading the raw lake as external tables).",
+    )
+    spark_dir: Path | None = Field(
+        None, description="The Spark cluster's state: pids, logs, metastore, its warehouse; default <data_dir>/spark."
+    )
+    spark_venv: Path = Field(
+        PROJECT_ROOT / ".venv-spark", description="The Spark environment (pyspark, dbt-spark): make spark-install."
+    )
+    spark_host: str = Field("127.0.0.1", description="Host of the Spark master and Thrift server.")
+    spark_master_port: int = Field(7077, description="Port of the Spark master.")
+    spark_master_webui_port: int = Field(8080, description="Port of the Spark master's web UI.")
+    spark_thrift_port: int = Field(10000, description="Port of the Spark Thrift server that dbt connects to.")
+    spark_workers: int = Field(2, ge=1, description="Worker processes `make spark-up` starts.")
+    spark_worker_cores: int = Field(1, ge=1, description="Cores each worker offers.")
+    spark_worker_memory: str = Field("2g", description="Memory each worker offers.")
+    spark_executor_memory: str = Field("1g", description="Memory of each executor.")
+    spark_driver_memory: str = Field("1g", description="Memory of the Thrift server's driver.")
+    spark_shuffle_partitions: int = Field(
+        8, ge=1, description="spark.sql.shuffle.partitions (Spark's default of 200 is for much larger data)."
+    )
+
     @model_validator(mode="after")
     def _fill_paths(self) -> Settings:
         self.data_dir = self.data_dir.resolve()
@@ -113,6 +137,8 @@ class Settings(BaseSettings):
             self.alerts_path = self.data_dir / "ops" / "alerts.sqlite"
         self.alerts_path = self.alerts_path.resolve()
         self.serving_dir = (self.serving_dir or self.data_dir / "serving").resolve()
+        self.spark_dir = (self.spark_dir or self.data_dir / "spark").resolve()
+        self.spark_venv = self.spark_venv.resolve()
         self.model_dir = (self.model_dir or self.data_dir / "models").resolve()
         self.landing_dir = self.landing_dir.resolve()
         self.lake_dir = self.lake_dir.resolve()

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_window('activity_date') }}") }}
+{{ config(**windowed_incremental('activity_date')) }}
 
 -- Engagement per logged-in customer and day: events and sessions by scene.
 with events as (

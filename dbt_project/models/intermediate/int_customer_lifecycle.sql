@@ -41,7 +41,7 @@ history as (
 buyers as (
     select
         history.*,
-        {{ dbt.datediff('last_order_date', 'as_of_date', 'day') }} as recency_days
+        cast({{ dbt.datediff('last_order_date', 'as_of_date', 'day') }} as bigint) as recency_days
     from history
     where history.first_order_date is not null
 ),

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_window('activity_date') }}") }}
+{{ config(**windowed_incremental('activity_date')) }}
 
 -- Purchases per known customer and day: completed orders, sales and net of returns. Guest
 -- checkouts (no customer id) are left out here and counted in the KPI marts.

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_window('event_date') }}") }}
+{{ config(**windowed_incremental('event_date')) }}
 
 -- Tracking events of the window by the day they happened (late arrivals included), each once.
 with events as (

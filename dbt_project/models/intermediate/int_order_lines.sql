@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_window('recorded_date') }}") }}
+{{ config(**windowed_incremental('recorded_date')) }}
 
 -- Order lines of the window, one row per line (a line exported twice is kept once), with the
 -- money columns every mart uses. Sales count at their gross value less the coupon discount;

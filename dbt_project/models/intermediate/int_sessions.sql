@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ delete_window('session_date') }}") }}
+{{ config(**windowed_incremental('session_date')) }}
 
 -- One row per session: who, when it started, the channel of its first event, and what happened.
 with events as (

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_window('kpi_date') }}") }}
+{{ config(**windowed_incremental('kpi_date')) }}
 
 -- Marketing per day and channel: spend, reach, new customers, CAC, and revenue attributed three
 -- ways. First touch: the channel that acquired the customer. Last touch: the channel of the

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_window('kpi_date') }}") }}
+{{ config(**windowed_incremental('kpi_date')) }}
 
 -- Headline KPIs per day. Money: gross = units x price of completed lines; sales = gross less coupon
 -- discounts; net = sales less returns recorded that day. Event-based metrics (active users,

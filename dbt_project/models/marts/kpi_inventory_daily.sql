@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_window('kpi_date') }}") }}
+{{ config(**windowed_incremental('kpi_date')) }}
 
 -- Stock per product and day with the supply-chain KPIs: units sold, stock value at cost, days of
 -- supply (stock / average daily units over the trailing 28 calendar days), stock-out days in the

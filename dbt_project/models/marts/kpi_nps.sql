@@ -18,7 +18,7 @@ final as (
             cast(sum(case when nps_group = 'passive' then 1 else 0 end) as bigint) as passives,
             cast(sum(case when nps_group = 'detractor' then 1 else 0 end) as bigint) as detractors,
             avg(cast(score as double)) as avg_score,
-            100.0 * (
+            cast(100 as double) * (
                 sum(case when nps_group = 'promoter' then 1 else 0 end)
                 - sum(case when nps_group = 'detractor' then 1 else 0 end)
             ) / count(*

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_window('segment_date') }}") }}
+{{ config(**windowed_incremental('segment_date')) }}
 
 -- Every buyer's lifecycle stage on every day since their first order (rules: macros/segments.sql),
 -- with the previous day's stage, so moves between stages can be counted over time.

@@ -54,10 +54,10 @@ churn as (
     select customer_id, churn_probability, risk_decile, model_version from {{ churn_scores }}
 {%- else %}
         select
-            cast(null as varchar) as customer_id,
+            cast(null as {{ dbt.type_string() }}) as customer_id,
             cast(null as double) as churn_probability,
             cast(null as integer) as risk_decile,
-            cast(null as varchar) as model_version
+            cast(null as {{ dbt.type_string() }}) as model_version
         where false
     {%- endif %}
 ),

@@ -9,8 +9,8 @@ renamed as (
         customer_id,
         signed_up_at,
         cast(signed_up_at as date) as signup_date,
-        case when email is not null then sha256(lower(trim(email))) end as email_hash,
-        case when phone is not null then sha256(regexp_replace(phone, '[^0-9]', '', 'g')) end as phone_hash,
+        case when email is not null then {{ sha256_hex('lower(trim(email))') }} end as email_hash,
+        case when phone is not null then {{ sha256_hex(digits_only('phone')) }} end as phone_hash,
         city,
         acquisition_channel,
         dt as ingested_date
