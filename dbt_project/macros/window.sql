@@ -72,12 +72,14 @@
 {%- endmacro %}
 
 {#-
-  Money divided by a count, rounded half up to the cent exactly: the division runs on integer
-  cents, so no binary floating-point error can move a half cent (null when the count is 0).
+  Money divided by a count, rounded to the cent exactly, half away from zero (as a decimal cast
+  rounds): the division runs on integer cents, so no binary floating-point error can move a half
+  cent, and DuckDB and Spark give the same cent (null when the count is 0).
 -#}
 {% macro money_per(amount, count) -%}
+    {%- set cents = 'cast(round((' ~ amount ~ ') * 100) as bigint)' -%}
     case when {{ count }} > 0 then
-        cast(cast(floor((cast(round(({{ amount }}) * 100) as bigint) * 2 + {{ count }}) / (2.0 * {{ count }})) as decimal(18, 0))
+        cast(cast(sign({{ cents }}) * floor((abs({{ cents }}) * 2 + {{ count }}) / (2.0 * {{ count }})) as decimal(18, 0))
              * cast(0.01 as decimal(3, 2)) as decimal(18, 2))
     end
 {%- endmacro %}

@@ -20,19 +20,19 @@ history as (
         cast(sum(order_days.sales_amount) as decimal(18, 2)) as sales_amount,
         cast(sum(order_days.return_amount) as decimal(18, 2)) as return_amount,
         cast(sum(order_days.net_amount) as decimal(18, 2)) as net_revenue,
-        sum(case
+        cast(sum(case
             when
                 order_days.completed_orders > 0
                 and order_days.activity_date > {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }} then 1
             else 0
-        end) as order_days_last_30,
-        sum(case
+        end) as bigint) as order_days_last_30,
+        cast(sum(case
             when
                 order_days.completed_orders > 0
                 and order_days.activity_date <= {{ dbt.dateadd('day', -30, 'as_of.as_of_date') }}
                 and order_days.activity_date > {{ dbt.dateadd('day', -60, 'as_of.as_of_date') }} then 1
             else 0
-        end) as order_days_prev_30
+        end) as bigint) as order_days_prev_30
     from order_days
     cross join as_of
     group by order_days.customer_id, as_of.as_of_date
@@ -52,7 +52,7 @@ scored as (
         {{ lifecycle_stage('first_order_date', 'last_order_date', 'order_days_last_30', 'order_days_prev_30', 'as_of_date') }} as lifecycle_stage,
         {{ recency_score('recency_days') }} as r_score,
         {{ frequency_score('orders') }} as f_score,
-        ntile(5) over (order by buyers.net_revenue, buyers.customer_id) as m_score,
+        cast(ntile(5) over (order by buyers.net_revenue, buyers.customer_id) as bigint) as m_score,
         percent_rank() over (order by buyers.net_revenue) as value_percentile
     from buyers
 )

@@ -109,8 +109,8 @@ attribution as (
         orders.kpi_date,
         coalesce(touches.channel, customers.acquisition_channel, 'unknown') as channel,
         'last_touch' as model,
-        orders.order_value as revenue,
-        orders.order_margin as margin
+        cast(orders.order_value as decimal(18, 6)) as revenue,
+        cast(orders.order_margin as decimal(18, 6)) as margin
     from orders
     left join touches on orders.order_id = touches.order_id and touches.recency_rank = 1
     left join customers on orders.customer_id = customers.customer_id
@@ -120,6 +120,8 @@ attribution as (
         coalesce(touch_channels.channel, customers.acquisition_channel, 'unknown') as channel,
         'linear' as model,
         -- Shares are fixed to 6 decimals per row, so sums do not depend on the order of addition.
+        -- Every branch of the union states that type: left to the engine, DuckDB gave the union
+        -- the type of the wider branch (decimal(38, 2)) and rounded each share to the cent.
         cast(orders.order_value / coalesce(touch_channels.channels, 1) as decimal(18, 6)) as revenue,
         cast(orders.order_margin / coalesce(touch_channels.channels, 1) as decimal(18, 6)) as margin
     from orders

@@ -52,10 +52,10 @@ final as (
         count(*) as customers,
         {% for days in [30, 90, 180, 365] %}
             cast(sum(per_customer.matured_{{ days }}d) as bigint) as matured_{{ days }}d,
-            cast(
-                sum(case when per_customer.matured_{{ days }}d = 1 then per_customer.value_{{ days }}d end)
-                / nullif(sum(per_customer.matured_{{ days }}d), 0) as decimal(18, 2)
-            ) as clv_{{ days }}d{% if not loop.last %},{% endif %}
+            {{ money_per(
+                'sum(case when per_customer.matured_' ~ days ~ 'd = 1 then per_customer.value_' ~ days ~ 'd end)',
+                'sum(per_customer.matured_' ~ days ~ 'd)'
+            ) }} as clv_{{ days }}d{% if not loop.last %},{% endif %}
         {% endfor %}
     from per_customer
     left join profiles on per_customer.customer_id = profiles.customer_id
