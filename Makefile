@@ -8,7 +8,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: install lock bi-install spark-install spark-up spark-down spark-status superset run test test-fast lint ui bench docs backfill home summary clean retrain serve
+.PHONY: install lock bi-install spark-install spark-up spark-down spark-status workers workers-down workers-status superset run test test-fast lint ui bench docs backfill home summary clean retrain serve
 
 # A tool's own environment beside the project's (its dependencies would clash with the project's):
 # $(1) the venv, $(2) the directory of its requirements.txt and constraints.txt (the pinned tree).
@@ -56,7 +56,7 @@ summary: install
 	$(PY) -m orchestration.cli summary
 
 # bi-install: tests/test_bi.py opens the snapshot with the BI environment's DuckDB and runs Superset.
-test: install bi-install
+test: install bi-install spark-install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests that need no Dagster run, dbt build, server or browser (under 2 minutes on 2 cores).
@@ -124,6 +124,18 @@ spark-down: install
 
 spark-status: install
 	@$(PY) -m core.spark status
+
+# Celery workers for DMP_EXECUTOR=celery (docs/scaling.md): DMP_CELERY_WORKERS (2) processes that
+# take the steps of every run from DMP_CELERY_BROKER (Redis on 127.0.0.1:6379). They read the same
+# DMP_* settings and DAGSTER_HOME as the runs they serve: start them from the same environment.
+workers: install home
+	$(PY) -m orchestration.workers up
+
+workers-down: install
+	$(PY) -m orchestration.workers down
+
+workers-status: install
+	@$(PY) -m orchestration.workers status
 
 # dbt docs for the marts: models, columns, tests, lineage and the catalog, into <data_dir>/docs/dbt/
 # (read from a copy of the warehouse, so a load is never blocked by the docs).

@@ -65,11 +65,19 @@ def load_warehouse(landing: Path, work: Path, days: list[dt.date]) -> Path:
     return warehouse
 
 
-def dbt(args: list[str], warehouse: Path) -> tuple[float, float]:
-    """Run dbt; returns (wall seconds including dbt's start-up, dbt's own elapsed time for the models)."""
-    env = {**os.environ, "DMP_DBT_DUCKDB_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
-    exe = str(Path(sys.executable).with_name("dbt"))
-    target = warehouse.parent / "dbt_target"
+def dbt(
+    args: list[str], warehouse: Path, exe: Path | None = None, env: dict | None = None, target: Path | None = None
+) -> tuple[float, float]:
+    """Run dbt (this environment's, or `exe` with `env` added, e.g. the Spark target); returns (wall
+    seconds including dbt's start-up, dbt's own elapsed time for the models)."""
+    env = {
+        **os.environ,
+        "DMP_DBT_DUCKDB_PATH": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        **(env or {}),
+    }
+    exe = str(exe or Path(sys.executable).with_name("dbt"))
+    target = target or warehouse.parent / "dbt_target"
     t0 = time.perf_counter()
     proc = subprocess.run(
         [

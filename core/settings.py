@@ -87,12 +87,20 @@ class Settings(BaseSettings):
         description="Dagster instance profile written into DAGSTER_HOME: sqlite (embedded, "
         "deploy/dagster.yaml) or postgres (server deployment, deploy/dagster-postgres.yaml).",
     )
-    executor: Literal["in_process", "multiprocess"] = Field(
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
         "in_process",
         description="How runs that schedules, sensors and `make backfill` start execute their steps: "
         "in_process (one process, steps one after another, each step using every "
-        "core itself) or multiprocess (a process per step, started for each step).",
+        "core itself), multiprocess (a process per step, started for each step) or celery (each step "
+        "on one of the Celery worker processes `make workers` starts, through DMP_CELERY_BROKER).",
     )
+    celery_broker: str = Field(
+        "redis://127.0.0.1:6379/0", description="The Celery broker the executor and the workers share."
+    )
+    celery_backend: str = Field(
+        "redis://127.0.0.1:6379/1", description="Where Celery workers return the steps' results."
+    )
+    celery_workers: int = Field(2, ge=1, description="Worker processes `make workers` starts.")
     postgres_url: str | None = Field(
         None,
         description="PostgreSQL URL of the Dagster instance when instance=postgres "
@@ -174,7 +182,13 @@ class Settings(BaseSettings):
 
     def run_config(self) -> dict:
         """Run config selecting :attr:`executor` for runs the platform starts on its own."""
+        if self.executor == "celery":
+            return {"execution": {"config": {"celery": self.celery_config()}}}
         return {"execution": {"config": {self.executor: {}}}}
+
+    def celery_config(self) -> dict:
+        """The Celery executor's config; the workers are started with the same broker and backend."""
+        return {"broker": self.celery_broker, "backend": self.celery_backend}
 
     @property
     def ground_truth_dir(self) -> Path:

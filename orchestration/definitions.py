@@ -10,6 +10,7 @@ import dagster as dg
 
 from core.settings import Settings, get_settings
 from orchestration import application, automation, collection, processing, quality, service, storage
+from orchestration.executor import platform_executor
 from orchestration.names import PLATFORM_JOB
 from orchestration.platform import Platform
 from orchestration.resources import build_resources
@@ -22,7 +23,8 @@ __all__ = ["PLATFORM_JOB", "build_definitions", "defs"]
 def build_definitions(settings: Settings) -> dg.Definitions:
     platform = Platform.load(settings)
     return dg.Definitions.merge(
-        *(layer.defs(platform) for layer in LAYERS), dg.Definitions(resources=build_resources(settings))
+        *(layer.defs(platform) for layer in LAYERS),
+        dg.Definitions(resources=build_resources(settings), executor=platform_executor),
     )
 
 

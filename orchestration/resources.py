@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -41,6 +43,38 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         return connect(self.file, read_only=read_only)
+
+
+class SparkResource(dg.ConfigurableResource):
+    """The engine the models run on. `duckdb`: the warehouse file, nothing more to reach. `spark`:
+    the Spark Thrift server (`make spark-up`), where the storage layer declares the lake and dbt
+    builds the models; the built tables are copied back into the warehouse file (core/spark/mirror.py)."""
+
+    engine: str = "duckdb"
+    host: str = "127.0.0.1"
+    thrift_port: int = 10000
+
+    @property
+    def enabled(self) -> bool:
+        return self.engine == "spark"
+
+    @contextlib.contextmanager
+    def cursor(self) -> Iterator:
+        from thrift.transport.TTransport import TTransportException
+
+        from core.spark.lake import connect
+
+        try:
+            with connect(self.host, self.thrift_port) as cursor:
+                yield cursor
+        except TTransportException as exc:
+            raise dg.Failure(
+                description=f"DMP_ENGINE=spark, but the Spark Thrift server at {self.host}:{self.thrift_port} "
+                f"does not answer ({exc}). Start the cluster with `make spark-up` (it also says what is "
+                "missing, e.g. Java), or point DMP_SPARK_HOST / DMP_SPARK_THRIFT_PORT at yours; nothing "
+                "was written on Spark.",
+                allow_retries=False,
+            ) from exc
 
 
 class AlertsResource(dg.ConfigurableResource):
@@ -128,5 +162,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "alerts": AlertsResource(path=str(settings.alerts_path), webhook_url=settings.alert_webhook_url),
         "serving": ServingResource(serving_dir=str(settings.serving_dir), charts_url=settings.charts_url),
         "models": ModelStoreResource(root=str(settings.model_dir)),
-        "dbt": dbt_resource(),
+        "spark": SparkResource(
+            engine=settings.engine, host=settings.spark_host, thrift_port=settings.spark_thrift_port
+        ),
+        "dbt": dbt_resource(settings),
     }

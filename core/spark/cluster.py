@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.processes import process_alive
+from core.processes import process_alive, read_pids, start_detached, stop_detached, write_pids
 from core.settings import PROJECT_ROOT, Settings
 
 MIN_JAVA = 17
@@ -117,10 +116,11 @@ def find_spark_home(venv: Path) -> Path:
 
 def config(settings: Settings | None = None) -> ClusterConfig:
     s = settings or Settings()
+    java_home = find_java()  # first: the one thing `make spark-install` cannot provide
     return ClusterConfig(
         spark_dir=s.spark_dir,
         spark_home=find_spark_home(s.spark_venv),
-        java_home=find_java(),
+        java_home=java_home,
         host=s.spark_host,
         master_port=s.spark_master_port,
         master_webui_port=s.spark_master_webui_port,
@@ -154,19 +154,7 @@ def _port_open(host: str, port: int) -> bool:
 
 
 def _start(cfg: ClusterConfig, name: str, argv: list[str]) -> int:
-    cfg.log_dir.mkdir(parents=True, exist_ok=True)
-    log = (cfg.log_dir / f"{name}.log").open("ab")
-    proc = subprocess.Popen(
-        argv,
-        cwd=cfg.spark_dir,
-        env=_env(cfg),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: `down` stops it and its children
-    )
-    log.close()
-    return proc.pid
+    return start_detached(argv, cfg.log_dir / f"{name}.log", _env(cfg), cfg.spark_dir)
 
 
 def _log_tail(cfg: ClusterConfig, name: str, lines: int = 15) -> str:
@@ -203,15 +191,11 @@ def alive_workers(cfg: ClusterConfig) -> list[dict]:
 
 
 def read_state(cfg: ClusterConfig) -> dict[str, int]:
-    if not cfg.state_file.exists():
-        return {}
-    return {name: int(pid) for name, pid in json.loads(cfg.state_file.read_text()).items()}
+    return read_pids(cfg.state_file)
 
 
 def _write_state(cfg: ClusterConfig, state: dict[str, int]) -> None:
-    tmp = cfg.state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
-    os.replace(tmp, cfg.state_file)
+    write_pids(cfg.state_file, state)
 
 
 def status(cfg: ClusterConfig) -> dict:
@@ -335,18 +319,8 @@ def down(cfg: ClusterConfig, timeout: float = 30.0) -> list[str]:
     order = sorted(state, key=lambda n: (n != "thrift", n == "master", n))
     stopped = []
     for name in order:
-        pid = state[name]
-        if not process_alive(pid):
-            continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while process_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if process_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-        stopped.append(name)
+        if stop_detached(state[name], timeout):
+            stopped.append(name)
     with contextlib.suppress(FileNotFoundError):
         cfg.state_file.unlink()
     return stopped

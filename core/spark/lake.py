@@ -14,6 +14,7 @@ hub, and the declared schema has to come from the contracts, which only the plat
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -51,14 +52,23 @@ def _name(identifier: str) -> str:
     return "`" + identifier.replace("`", "``") + "`"
 
 
-def raw_table_sql(contract: Contract, lake_dir: Path, schema: str = "raw") -> list[str]:
-    """Statements that (re)declare `<schema>.<source>` over its lake directory and register its days."""
-    table = f"{_name(schema)}.{_name(contract.source)}"
+def raw_columns(contract: Contract) -> dict[str, str]:
+    """The raw table's columns and their Spark types, the partition column `dt` last."""
     data_columns = {c.name: c.sql_type for c in contract.columns} | {
         k: v for k, v in LINEAGE_COLUMNS.items() if k != "dt"
     }
-    columns = ", ".join(f"{_name(n)} {spark_type(t)}" for n, t in data_columns.items())
-    location = (lake_dir / "raw" / contract.source).resolve()
+    return {n: spark_type(t) for n, t in data_columns.items()} | {"dt": "DATE"}
+
+
+def _location(contract: Contract, lake_dir: Path) -> Path:
+    return (lake_dir / "raw" / contract.source).resolve()
+
+
+def raw_table_sql(contract: Contract, lake_dir: Path, schema: str = "raw") -> list[str]:
+    """Statements that (re)declare `<schema>.<source>` over its lake directory and register its days."""
+    table = f"{_name(schema)}.{_name(contract.source)}"
+    columns = ", ".join(f"{_name(n)} {t}" for n, t in raw_columns(contract).items() if n != "dt")
+    location = _location(contract, lake_dir)
     return [
         f"DROP TABLE IF EXISTS {table}",  # external: its files stay
         f"CREATE TABLE {table} ({columns}, `dt` DATE) USING parquet PARTITIONED BY (`dt`) "
@@ -107,6 +117,44 @@ def connect(host: str, port: int) -> Iterator:
 def execute(cursor, statements: Iterable[str]) -> None:
     for statement in statements:
         cursor.execute(statement)
+
+
+def declared_columns(cursor, table: str) -> dict[str, str] | None:
+    """Columns and types (lower case) of a Spark table, partition columns included; None when absent."""
+    schema, name = table.split(".")
+    cursor.execute(f"SHOW TABLES IN {_name(schema)} LIKE {lit(name)}")
+    if not cursor.fetchall():
+        return None
+    cursor.execute(f"DESCRIBE TABLE {_name(schema)}.{_name(name)}")
+    columns: dict[str, str] = {}
+    for col_name, data_type, *_ in cursor.fetchall():
+        if not col_name or col_name.startswith("#"):
+            break  # "# Partition Information" repeats the partition columns
+        columns[col_name.lower()] = (data_type or "").lower()
+    return columns
+
+
+def declare_raw_days(cursor, contract: Contract, lake_dir: Path, days: Sequence[dt.date], schema: str = "raw") -> bool:
+    """Make `<schema>.<source>` on Spark show the lake's partitions of `days` (as the DuckDB load
+    does for the warehouse). The table is declared again (all partitions recovered) when it is
+    missing or its columns differ from the contract's; else only the days are added. Returns
+    whether the table was declared again."""
+    execute(cursor, [f"CREATE DATABASE IF NOT EXISTS {_name(schema)}"])
+    table = f"{_name(schema)}.{_name(contract.source)}"
+    wanted = {n.lower(): t.lower() for n, t in raw_columns(contract).items()}
+    if declared_columns(cursor, f"{schema}.{contract.source}") != wanted:
+        execute(cursor, raw_table_sql(contract, lake_dir, schema))
+        return True
+    location = _location(contract, lake_dir)
+    present = [d for d in days if (location / f"dt={d.isoformat()}").is_dir()]
+    for chunk in range(0, len(present), 200):
+        parts = " ".join(
+            f"PARTITION (`dt` = DATE {lit(d.isoformat())}) LOCATION {lit((location / f'dt={d.isoformat()}').as_uri())}"
+            for d in present[chunk : chunk + 200]
+        )
+        cursor.execute(f"ALTER TABLE {table} ADD IF NOT EXISTS {parts}")
+    cursor.execute(f"REFRESH TABLE {table}")  # a day's files replaced since: no stale file listing
+    return False
 
 
 def register_lake(

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -32,11 +33,12 @@ import dagster as dg
 import pydantic
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from core.spark.mirror import mirror
 from orchestration.metadata import column_schema
 from orchestration.names import WAREHOUSE_POOL
 from orchestration.processing.lineage import LineageCache, column_lineage
-from orchestration.processing.project import DBT_DIR, dbt_project
-from orchestration.resources import WarehouseResource
+from orchestration.processing.project import DBT_DIR, dbt_executable, dbt_project
+from orchestration.resources import SparkResource, WarehouseResource
 
 
 class DbtRunConfig(dg.Config):
@@ -167,16 +169,22 @@ def _parse_state(warehouse_file: os.PathLike) -> Path:
     return DBT_DIR / "target" / "partial_parse" / f"{key}.msgpack"
 
 
-def dbt_env(warehouse_file: os.PathLike, window: tuple[dt.date, dt.date] | None) -> dict[str, str]:
-    """The environment dbt reads: the warehouse path (profiles.yml) and the window (macros/window.sql).
+def dbt_env(
+    warehouse_file: os.PathLike, window: tuple[dt.date, dt.date] | None, spark: SparkResource | None = None
+) -> dict[str, str]:
+    """The environment dbt reads: the warehouse path or the Spark Thrift server (profiles.yml) and
+    the window (macros/window.sql).
 
     An empty window means none: the incremental models then rebuild from all history.
     """
-    return {
+    env = {
         "DMP_DBT_DUCKDB_PATH": os.fspath(warehouse_file),
         "DMP_DBT_START_DATE": window[0].isoformat() if window else "",
         "DMP_DBT_END_DATE": window[1].isoformat() if window else "",
     }
+    if spark is not None and spark.enabled:
+        env |= {"DMP_SPARK_HOST": spark.host, "DMP_SPARK_THRIFT_PORT": str(spark.thrift_port)}
+    return env
 
 
 @contextlib.contextmanager
@@ -204,11 +212,14 @@ def _run_dbt(
     context: dg.AssetExecutionContext,
     dbt: DbtCliResource,
     warehouse: WarehouseResource,
+    spark: SparkResource,
     args: list[str],
     window: tuple[dt.date, dt.date] | None = None,
 ) -> Iterator:
     target = Path("target") / f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    state = _parse_state(warehouse.file)
+    if spark.enabled:
+        _check_spark_dbt(dbt)
+    state = _parse_state(f"spark://{spark.host}:{spark.thrift_port}" if spark.enabled else warehouse.file)
     if state.exists():
         (DBT_DIR / target).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(state, DBT_DIR / target / PARTIAL_PARSE)
@@ -216,11 +227,13 @@ def _run_dbt(
     # instead (with dbt.log beside it), so a run's output is the run's progress, not 190 dbt lines.
     console = DBT_DIR / target / CONSOLE_LOG
     console.parent.mkdir(parents=True, exist_ok=True)
-    env = {**dbt_env(warehouse.file, window), "DBT_USE_COLORS": "false"}  # a file gets no colour codes
+    env = {**dbt_env(warehouse.file, window, spark), "DBT_USE_COLORS": "false"}  # a file gets no colour codes
     with environ(env), console.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
         events = list(invocation.stream())
     context.log.info(f"dbt {' '.join(args)}: its log is {console}")
+    if spark.enabled:
+        _mirror_from_spark(context, spark, warehouse, events, window)
     produced = DBT_DIR / target / PARTIAL_PARSE
     if produced.exists():
         state.parent.mkdir(parents=True, exist_ok=True)
@@ -239,6 +252,88 @@ def _run_dbt(
         )
 
 
+def _check_spark_dbt(dbt: DbtCliResource) -> None:
+    if not Path(dbt.dbt_executable).exists():
+        raise dg.Failure(
+            description=f"DMP_ENGINE=spark runs dbt-spark from the Spark environment, and {dbt.dbt_executable} "
+            "does not exist: run `make spark-install` (and `make spark-up` for the cluster), or set DMP_SPARK_VENV.",
+            allow_retries=False,
+        )
+
+
+def _mirror_from_spark(
+    context: dg.AssetExecutionContext,
+    spark: SparkResource,
+    warehouse: WarehouseResource,
+    events: list,
+    window: tuple[dt.date, dt.date] | None,
+) -> None:
+    """Copy the tables dbt built on Spark into the warehouse file (the application layer and the
+    serving snapshot read them there); on a view-only invocation, build the same views on DuckDB."""
+    relations = _relations()
+    built = [
+        relations[uid]
+        for event in events
+        if isinstance(event, dg.Output)
+        and (uid := getattr(event.metadata.get("unique_id"), "value", None)) in relations
+    ]
+    materialized = _materializations()
+    tables = [
+        (uid, rel) for uid, rel in relations.items() if rel in built and materialized[uid] in ("table", "incremental")
+    ]
+    views = [uid for uid, rel in relations.items() if rel in built and materialized[uid] == "view"]
+    if views:
+        _duckdb_views(context, warehouse, views, window)
+    if not tables:
+        return
+    orders = _contract_orders()
+    with spark.cursor() as cursor, warehouse.connect() as con:
+        copied = mirror(cursor, con, [rel for _, rel in tables], {rel: orders.get(uid) for uid, rel in tables})
+    context.log.info(
+        f"copied {len(copied)} table(s) from Spark into the warehouse file: "
+        + ", ".join(f"{s}.{t} ({n} rows)" for (s, t), n in copied.items())
+    )
+
+
+def _duckdb_views(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    unique_ids: list[str],
+    window: tuple[dt.date, dt.date] | None,
+) -> None:
+    """The staging views on DuckDB too (over the warehouse's raw tables): the application layer reads them."""
+    names = [uid.split(".")[-1] for uid in unique_ids]
+    env = {**os.environ, **dbt_env(warehouse.file, window), "DMP_DBT_TARGET": "duckdb", "DBT_USE_COLORS": "false"}
+    proc = subprocess.run(
+        [dbt_executable(), "run", "--quiet", "--target-path", "target/duckdb-views", "--select", *names],
+        cwd=DBT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise dg.Failure(description=f"the staging views on DuckDB failed:\n{proc.stdout[-4000:]}{proc.stderr[-2000:]}")
+    context.log.info(f"{len(names)} view(s) built on DuckDB too, over the warehouse's raw tables")
+
+
+@functools.cache
+def _materializations() -> dict[str, str]:
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    return {uid: node["config"].get("materialized", "") for uid, node in manifest["nodes"].items()}
+
+
+@functools.cache
+def _contract_orders() -> dict[str, list[str]]:
+    """unique_id -> its columns in the yml's order, for models with an enforced contract (DuckDB builds
+    them in that order; Spark puts partition columns last)."""
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    return {
+        uid: list(node["columns"])
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["config"].get("contract", {}).get("enforced")
+    }
+
+
 def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     project = dbt_project()
     translator = PlatformDbtTranslator()
@@ -252,8 +347,10 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
-    def dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from _run_dbt(context, dbt, warehouse, ["build"])
+    def dbt_views(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, spark: SparkResource
+    ):
+        yield from _run_dbt(context, dbt, warehouse, spark, ["build"])
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -266,15 +363,19 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         pool=WAREHOUSE_POOL,
     )
     def dbt_daily(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        spark: SparkResource,
+        config: DbtRunConfig,
     ):
         if config.full_refresh:
             context.log.info("full refresh: rebuilding every incremental model from all history")
-            yield from _run_dbt(context, dbt, warehouse, ["build", "--full-refresh"])
+            yield from _run_dbt(context, dbt, warehouse, spark, ["build", "--full-refresh"])
             return
         start, end = run_window(context)
         context.log.info(f"dbt window {start}..{end} (plus the look-back for late rows)")
-        yield from _run_dbt(context, dbt, warehouse, ["build"], window=(start, end))
+        yield from _run_dbt(context, dbt, warehouse, spark, ["build"], window=(start, end))
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -285,7 +386,9 @@ def build_dbt_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
     )
-    def dbt_tables(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from _run_dbt(context, dbt, warehouse, ["build"])
+    def dbt_tables(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, spark: SparkResource
+    ):
+        yield from _run_dbt(context, dbt, warehouse, spark, ["build"])
 
     return [dbt_views, dbt_daily, dbt_tables]

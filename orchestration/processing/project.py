@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from core.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT, Settings
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -68,7 +68,18 @@ class PlatformDbtCliResource(DbtCliResource):
         return None
 
 
-def dbt_resource() -> DbtCliResource:
+def dbt_resource(settings: Settings | None = None) -> DbtCliResource:
+    """dbt for the engine of the settings: the project's own dbt-duckdb, or on DMP_ENGINE=spark the
+    dbt-spark of the Spark environment (.venv-spark: pyspark is too large a dependency for every
+    install, and Great Expectations changes what it imports once pyspark is present)."""
+    if settings is not None and settings.engine == "spark":
+        executable = settings.spark_venv / "bin" / "dbt"
+        return PlatformDbtCliResource(
+            project_dir=os.fspath(DBT_DIR),
+            profiles_dir=os.fspath(DBT_DIR),
+            dbt_executable=os.fspath(executable),
+            target="spark",
+        )
     return PlatformDbtCliResource(
         project_dir=os.fspath(DBT_DIR), profiles_dir=os.fspath(DBT_DIR), dbt_executable=dbt_executable()
     )

@@ -8,6 +8,7 @@ import dagster as dg
 
 from core.collection import Contract
 from core.quality import AlertingConfig, Suite, freshness, suite_params, suite_references, validate, worst_day_volume
+from core.spark.lake import declare_raw_days, execute, kpi_targets_sql
 from core.storage.reads import lake_values, latest_day, rows_per_day, sample, table_rows
 from core.storage.targets import COLUMNS as TARGET_COLUMNS
 from core.storage.targets import write_kpi_targets
@@ -22,7 +23,7 @@ from orchestration.quality.checks import (
     expectation_specs,
     platform_result,
 )
-from orchestration.resources import AlertsResource, LakeResource, WarehouseResource
+from orchestration.resources import AlertsResource, LakeResource, SparkResource, WarehouseResource
 
 CODE_VERSION = "storage-v1"
 
@@ -74,13 +75,25 @@ def build_storage_asset(
         check_specs=specs,
     )
     def _load(
-        context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource, alerts: AlertsResource
+        context: dg.AssetExecutionContext,
+        lake: LakeResource,
+        warehouse: WarehouseResource,
+        alerts: AlertsResource,
+        spark: SparkResource,
     ):
         days = run_days(context)
         try:
             counts = load_days(warehouse.file, lake.lake, contract, days)
         except LakePartitionMissing as exc:
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        if spark.enabled:
+            # The same days on Spark: the external table over the lake gains their partitions.
+            with spark.cursor() as cursor:
+                redeclared = declare_raw_days(cursor, contract, lake.lake, days)
+            context.log.info(
+                f"raw.{source} on Spark: {'declared over the lake' if redeclared else 'partitions added'} "
+                f"for {len(days)} day(s)"
+            )
         label = partition_label(days)
         checks = []
         with warehouse.connect(read_only=True) as con:
@@ -137,9 +150,14 @@ def build_kpi_targets_asset(rows: list[dict], source: str | None) -> dg.AssetsDe
             "dagster/column_schema": column_schema(TARGET_COLUMNS.items()),
         },
     )
-    def kpi_targets(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def kpi_targets(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, spark: SparkResource
+    ) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             written = write_kpi_targets(con, rows)
+        if spark.enabled:
+            with spark.cursor() as cursor:
+                execute(cursor, kpi_targets_sql(rows))
         if not written:
             context.log.warning("no KPI targets file (DMP_KPI_TARGETS): kpi_monthly shows values without verdicts")
         return dg.MaterializeResult(metadata={"dagster/row_count": written, "kpis": [r["kpi"] for r in rows]})

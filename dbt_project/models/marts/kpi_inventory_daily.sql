@@ -86,7 +86,9 @@ rolling_stock as (
         daily.product_id,
         sum(history.is_stockout) as stockout_days_28d,
         sum(history.cogs) as cogs_28d,
-        avg(history.stock_value) as avg_stock_value_28d
+        -- The exact decimal sum over the count, as a double: avg() of a decimal is a double on DuckDB
+        -- but a decimal rounded to 6 places on Spark.
+        cast(sum(history.stock_value) as double) / nullif(count(history.stock_value), 0) as avg_stock_value_28d
     from daily
     inner join daily as history
         on
