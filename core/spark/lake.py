@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -64,6 +65,13 @@ def _location(contract: Contract, lake_dir: Path) -> Path:
     return (lake_dir / "raw" / contract.source).resolve()
 
 
+def hadoop_location(path: Path) -> str:
+    """A local path as Spark (Hadoop) reads a location: `file:` and the path as it is. Not
+    Path.as_uri(), whose percent-escapes Hadoop keeps literally (`dt%3D2026-01-31` is a directory
+    no writer made, so the partition would read as empty)."""
+    return "file:" + os.fspath(path)
+
+
 def raw_table_sql(contract: Contract, lake_dir: Path, schema: str = "raw") -> list[str]:
     """Statements that (re)declare `<schema>.<source>` over its lake directory and register its days."""
     table = f"{_name(schema)}.{_name(contract.source)}"
@@ -72,7 +80,7 @@ def raw_table_sql(contract: Contract, lake_dir: Path, schema: str = "raw") -> li
     return [
         f"DROP TABLE IF EXISTS {table}",  # external: its files stay
         f"CREATE TABLE {table} ({columns}, `dt` DATE) USING parquet PARTITIONED BY (`dt`) "
-        f"LOCATION {lit(location.as_uri())}",
+        f"LOCATION {lit(hadoop_location(location))}",
         f"ALTER TABLE {table} RECOVER PARTITIONS",
     ]
 
@@ -149,7 +157,7 @@ def declare_raw_days(cursor, contract: Contract, lake_dir: Path, days: Sequence[
     present = [d for d in days if (location / f"dt={d.isoformat()}").is_dir()]
     for chunk in range(0, len(present), 200):
         parts = " ".join(
-            f"PARTITION (`dt` = DATE {lit(d.isoformat())}) LOCATION {lit((location / f'dt={d.isoformat()}').as_uri())}"
+            f"PARTITION (`dt` = DATE {lit(d.isoformat())}) LOCATION {lit(hadoop_location(location / f'dt={d.isoformat()}'))}"
             for d in present[chunk : chunk + 200]
         )
         cursor.execute(f"ALTER TABLE {table} ADD IF NOT EXISTS {parts}")
