@@ -79,7 +79,7 @@ ui: install home
 	$(VENV)/bin/dagster instance concurrency set warehouse 1
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
-bench: install
+bench: install spark-install
 	$(PY) benchmarks/run_benchmark.py
 	$(PY) benchmarks/ingest_benchmark.py
 	$(PY) benchmarks/collection_paths_benchmark.py
@@ -88,6 +88,7 @@ bench: install
 	$(PY) benchmarks/quality_benchmark.py
 	$(PY) benchmarks/model_benchmark.py
 	$(PY) benchmarks/api_benchmark.py
+	$(PY) benchmarks/spark_benchmark.py
 
 # Retrain the retention and demand models now (what the weekly schedule runs): train, gate,
 # promote, re-score, refresh the profile marts and the serving snapshot.
