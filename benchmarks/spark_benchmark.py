@@ -206,8 +206,7 @@ def main() -> int:
     args = parser.parse_args()
     days = [START + dt.timedelta(days=i) for i in range(args.days)]
     runs = []
-    from core.settings import Settings
-
+    result: dict = {"crossover": {}}
     for scale in [float(s) for s in args.scales.split(",")]:
         data = simulate(args.days, scale, args.seed)
         work = WORK / f"processing-d{args.days}-s{scale:g}"
@@ -227,8 +226,16 @@ def main() -> int:
             run[f"spark{n}"] = spark_runs(warehouse, lake, days[-1], n, work / f"spark-{n}")
             print(f"  spark {n}: {run[f'spark{n}']}", flush=True)
         runs.append(run)
-        (WORK / "spark-partial.json").write_text(json.dumps(runs, indent=2))  # what is measured so far
-    result = {
+        result = _result(runs)
+        report(result)  # written after every scale: a long run that stops keeps what it measured
+    print(json.dumps(result["crossover"], indent=2))
+    return 0
+
+
+def _result(runs: list[dict]) -> dict:
+    from core.settings import Settings
+
+    return {
         "command": "make bench"
         if os.environ.get("MAKELEVEL")
         else "python benchmarks/spark_benchmark.py " + " ".join(sys.argv[1:]),
@@ -240,9 +247,6 @@ def main() -> int:
             k: crossover(runs, k) for k in ("spark1", "spark2") if len(runs) > 1 and all(k in r for r in runs)
         },
     }
-    report(result)
-    print(json.dumps(result["crossover"], indent=2))
-    return 0
 
 
 if __name__ == "__main__":
