@@ -203,9 +203,15 @@ def main() -> int:
     parser.add_argument("--scales", default="2,19", help="comma-separated simulation scales")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", default="1,2", help="Spark cluster sizes to run")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"keep what an earlier run that stopped had measured ({PARTIAL.relative_to(ROOT)}) and measure the rest",
+    )
     args = parser.parse_args()
     days = [START + dt.timedelta(days=i) for i in range(args.days)]
-    runs = []
+    earlier = {r["scale"]: r for r in json.loads(PARTIAL.read_text())} if args.resume and PARTIAL.exists() else {}
+    runs: list[dict] = []
     result: dict = {"crossover": {}}
     for scale in [float(s) for s in args.scales.split(",")]:
         data = simulate(args.days, scale, args.seed)
@@ -215,21 +221,35 @@ def main() -> int:
         lake = work / "lake"
         print(f"scale {scale:g}: warehouse ready", flush=True)
         dbt(["seed"], warehouse)
-        run = {"scale": scale, "duckdb": duckdb_runs(warehouse, lake, days[-1])}
-        run["event_rows"] = run["duckdb"]["event_rows"]
-        import duckdb
+        run = earlier.get(scale) or {"scale": scale}
+        runs.append(run)
+        if "duckdb" not in run:
+            run["duckdb"] = duckdb_runs(warehouse, lake, days[-1])
+            run["event_rows"] = run["duckdb"]["event_rows"]
+            import duckdb
 
-        with duckdb.connect(str(warehouse), read_only=True) as con:
-            run["order_lines"] = con.execute("select count(*) from raw.orders").fetchone()[0]
+            with duckdb.connect(str(warehouse), read_only=True) as con:
+                run["order_lines"] = con.execute("select count(*) from raw.orders").fetchone()[0]
+            _save_partial(runs, earlier)
         print(f"  duckdb: {run['duckdb']}", flush=True)
         for n in [int(w) for w in args.workers.split(",")]:
-            run[f"spark{n}"] = spark_runs(warehouse, lake, days[-1], n, work / f"spark-{n}")
+            if f"spark{n}" not in run:
+                run[f"spark{n}"] = spark_runs(warehouse, lake, days[-1], n, work / f"spark-{n}")
+                _save_partial(runs, earlier)
             print(f"  spark {n}: {run[f'spark{n}']}", flush=True)
-        runs.append(run)
         result = _result(runs)
         report(result)  # written after every scale: a long run that stops keeps what it measured
     print(json.dumps(result["crossover"], indent=2))
     return 0
+
+
+PARTIAL = WORK / "spark-partial.json"
+
+
+def _save_partial(runs: list[dict], earlier: dict[float, dict]) -> None:
+    """Every measurement as soon as it is made, for --resume after a run that stopped."""
+    kept = {**earlier, **{r["scale"]: r for r in runs}}
+    PARTIAL.write_text(json.dumps(list(kept.values()), indent=2))
 
 
 def _result(runs: list[dict]) -> dict:
